@@ -115,6 +115,28 @@ class MqttPublisher:
             reason = self._connect_error or "no CONNACK"
             raise PublishError(f"MQTT broker at {self._url} did not accept us: {reason}")
 
+    def connect_in_background(self) -> None:
+        """Start connecting without waiting; paho retries until the broker is there.
+
+        For long-running agents that must keep working while upstream is away (an
+        edge agent booting during an internet outage). Check :attr:`connected`.
+        """
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self._session_expiry_s
+        self._client.connect_async(
+            self._url.host,
+            self._url.port,
+            keepalive=self._keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self._client.loop_start()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker has accepted the current connection (CONNACK received)."""
+        return self._connected.is_set()
+
     def close(self, flush_timeout_s: float = 10.0) -> bool:
         """Wait for outstanding acks (up to the timeout), then disconnect; True if all acked."""
         flushed = self.wait_all_acked(flush_timeout_s)
