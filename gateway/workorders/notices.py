@@ -15,7 +15,7 @@ from edge.publisher import MqttPublisher
 
 
 class NoticePublisher(Protocol):
-    def __call__(self, notice: Notice) -> None:
+    def __call__(self, notice: Notice, /) -> None:
         """Send one notice (QoS 1); may block briefly, must not lose it once it returns."""
 
 

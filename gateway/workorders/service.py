@@ -470,7 +470,7 @@ class WorkOrderService:
                 self._forget_grace(device_id, fault)
                 return
             finding = _finding_from_json(row.finding)
-            notice_id = row.id
+            notice_id, noticed_at = row.id, aware(row.notice_ts)
         change = self.open_or_update(finding, opened_at=ts)
         with self.sessions.begin() as session:
             session.execute(
@@ -482,7 +482,7 @@ class WorkOrderService:
                 session.execute(
                     update(WorkOrderRow)
                     .where(WorkOrderRow.id == change.order_id)
-                    .values(notice_id=notice_id, first_seen_at=finding.observed_at)
+                    .values(notice_id=notice_id, first_seen_at=noticed_at)
                 )
         self._forget_grace(device_id, fault)
         self._count(OrderChange("escalated", change.order_id, notice_id))
