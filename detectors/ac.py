@@ -1,0 +1,323 @@
+"""AC samples to steady-state windows of derived signals, plus the sudden-fault rules.
+
+Per sample: skip what is not steady operation (compressor off, the first
+``STARTUP_S`` after a start, a mode or setpoint change, a large compressor speed step,
+defrost in heating, a gap in the data), compute the derived quantities of the fault
+signature note (superheat, condensing and evaporator approaches, air-side delta T,
+current per compressor Hz, a capacity proxy...) and collect them in a window. A window
+closes after ``WINDOW_SAMPLES`` samples or ``WINDOW_S`` seconds; its per-signal
+*medians* (one glitchy sample cannot move a median) go to the fleet detector's scoring.
+
+Sudden faults do not wait for windows: an outdoor fan at standstill while the compressor
+runs in cooling, a thermistor frozen at one value, or a reading that physics forbids,
+each held for ``HARD_HOLD_S``, opens a finding directly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from detectors.api import Finding, Signal
+from detectors.signatures import AC_SIGNALS, HARD_SCORE, OFR
+from detectors.state import DeviceState
+from edge.contract import AcMode, AcReadings, Evidence, Fault, Kind
+
+if TYPE_CHECKING:
+    from detectors.fleet import HousecallDetector
+
+NAN = float("nan")
+STARTUP_S = 600.0
+WINDOW_SAMPLES = 10
+WINDOW_S = 900.0
+MAX_GAP_S = 660.0
+HZ_STEP = 10.0
+HARD_HOLD_S = 600.0
+FAN_STOPPED_RPM = 60.0
+STUCK_SAMPLES = 12
+STUCK_HOLD_S = 900.0
+N_SIGNALS = len(AC_SIGNALS)
+CONDITIONS = ("outdoor", "room", "hz", "setpoint")
+COLUMNS = N_SIGNALS + len(CONDITIONS)
+BUFFER = WINDOW_SAMPLES * COLUMNS
+THERMISTORS = (
+    "room_temp_c",
+    "supply_temp_c",
+    "indoor_coil_temp_c",
+    "outdoor_coil_temp_c",
+    "suction_temp_c",
+    "discharge_temp_c",
+)
+SCALARS = (
+    "run_start",
+    "prev_hz",
+    "prev_setpoint",
+    "prev_mode",
+    "window_start",
+    "window_n",
+    "defrost_until",
+    "fan_low_since",
+    "impossible_since",
+    *(f"stuck_value{i}" for i in range(len(THERMISTORS))),
+    *(f"stuck_n{i}" for i in range(len(THERMISTORS))),
+    *(f"stuck{i}_since" for i in range(len(THERMISTORS))),
+)
+_MODE_CODE = {AcMode.COOL: 1.0, AcMode.HEAT: 2.0}
+
+
+def derived(r: AcReadings, mode: AcMode, hz: float) -> list[float]:
+    """The signal vector of one running sample (NaN where a reading is missing).
+
+    >>> r = AcReadings(mode=AcMode.COOL, room_temp_c=26.0, supply_temp_c=14.0,
+    ...     outdoor_temp_c=33.0, indoor_coil_temp_c=10.0, outdoor_coil_temp_c=45.0,
+    ...     suction_temp_c=15.0, discharge_temp_c=75.0, compressor_hz=50.0,
+    ...     compressor_current_a=5.0, eev_steps=200.0, indoor_fan_rpm=1000.0,
+    ...     outdoor_fan_rpm=800.0)
+    >>> derived(r, AcMode.COOL, 50.0)[:4]
+    [5.0, 12.0, 16.0, 12.0]
+    """
+    room = _f(r.room_temp_c)
+    supply = _f(r.supply_temp_c)
+    outdoor = _f(r.outdoor_temp_c)
+    coil_in = _f(r.indoor_coil_temp_c)
+    coil_out = _f(r.outdoor_coil_temp_c)
+    suction = _f(r.suction_temp_c)
+    if mode is AcMode.COOL:
+        superheat = suction - coil_in
+        condensing = coil_out - outdoor
+        evaporator = room - coil_in
+        air_dt = room - supply
+    else:  # heating: the indoor coil condenses, the outdoor coil evaporates
+        superheat = suction - coil_out
+        condensing = coil_in - room
+        evaporator = outdoor - coil_out
+        air_dt = supply - room
+    current = _f(r.compressor_current_a)
+    indoor_fan = _f(r.indoor_fan_rpm)
+    return [
+        superheat,
+        condensing,
+        evaporator,
+        air_dt,
+        _f(r.discharge_temp_c),
+        current / hz,
+        _f(r.eev_steps),
+        _f(r.outdoor_fan_rpm),
+        indoor_fan,
+        air_dt * indoor_fan / 1000.0 / hz,
+        hz,
+    ]
+
+
+def _f(value: float | None) -> float:
+    return NAN if value is None else value
+
+
+def _median(values: list[float]) -> float:
+    clean = sorted(v for v in values if not math.isnan(v))
+    if not clean:
+        return NAN
+    mid = len(clean) // 2
+    return clean[mid] if len(clean) % 2 else 0.5 * (clean[mid - 1] + clean[mid])
+
+
+class AcFeatures:
+    """Per-sample AC logic; state lives in the device's array, models in the detector."""
+
+    def __init__(self, detector: HousecallDetector) -> None:
+        from detectors.fleet import LAYOUTS
+
+        self.detector = detector
+        layout = LAYOUTS[Kind.AC.value]
+        self.s = layout.scalar
+        self.buffer_at = layout.buffer_at
+        self.faults = list(detector_faults())
+
+    def on_sample(self, state: DeviceState, r: AcReadings, ts: float, gap: float) -> list[Signal]:
+        v = state.v
+        s = self.s
+        mode = r.mode
+        hz = r.compressor_hz or 0.0
+        if mode not in _MODE_CODE or hz <= 0.0:
+            v[s["run_start"]] = NAN
+            v[s["window_n"]] = 0.0
+            v[s["fan_low_since"]] = NAN
+            v[s["impossible_since"]] = NAN
+            return []
+        code = _MODE_CODE[mode]
+        if math.isnan(v[s["run_start"]]) or gap > MAX_GAP_S or v[s["prev_mode"]] != code:
+            v[s["run_start"]] = ts
+            v[s["window_n"]] = 0.0
+            v[s["prev_mode"]] = code
+            state.regime = mode.value
+        setpoint = _f(r.setpoint_c)
+        steady = (
+            ts - v[s["run_start"]] >= STARTUP_S
+            and abs(hz - v[s["prev_hz"]]) <= HZ_STEP
+            and (setpoint == v[s["prev_setpoint"]] or math.isnan(setpoint))
+        )
+        v[s["prev_hz"]] = hz
+        v[s["prev_setpoint"]] = setpoint
+        signals: list[Signal] = []
+        if ts - v[s["run_start"]] >= 120.0:
+            signals.extend(self._hard_rules(state, r, mode, ts))
+        if mode is AcMode.HEAT:
+            room = _f(r.room_temp_c)
+            coil_in = _f(r.indoor_coil_temp_c)
+            fan = _f(r.outdoor_fan_rpm)
+            if fan < FAN_STOPPED_RPM or coil_in < room:  # reverse-cycle defrost
+                v[s["defrost_until"]] = ts + STARTUP_S
+        if not steady or ts < v[s["defrost_until"]]:
+            return signals
+        row = derived(r, mode, hz)
+        n = int(v[s["window_n"]])
+        if n == 0:
+            v[s["window_start"]] = ts
+        at = self.buffer_at + n * COLUMNS
+        for i, value in enumerate(row):
+            v[at + i] = value
+        v[at + N_SIGNALS] = _f(r.outdoor_temp_c)
+        v[at + N_SIGNALS + 1] = _f(r.room_temp_c)
+        v[at + N_SIGNALS + 2] = hz
+        v[at + N_SIGNALS + 3] = setpoint
+        n += 1
+        v[s["window_n"]] = float(n)
+        if n >= WINDOW_SAMPLES or (n >= 3 and ts - v[s["window_start"]] >= WINDOW_S):
+            v[s["window_n"]] = 0.0
+            signals.extend(self._close_window(state, n, ts))
+        return signals
+
+    def _close_window(self, state: DeviceState, n: int, ts: float) -> list[Signal]:
+        v = state.v
+        base = self.buffer_at
+        medians = [
+            _median([v[base + row * COLUMNS + col] for row in range(n)]) for col in range(COLUMNS)
+        ]
+        y = medians[:N_SIGNALS]
+        outdoor, room, hz, setpoint = medians[N_SIGNALS:]
+        if math.isnan(outdoor) or math.isnan(room):
+            return []
+        load = 0.0 if math.isnan(setpoint) else (room - setpoint) / 3.0
+        to = (outdoor - 25.0) / 10.0
+        tr = (room - 25.0) / 5.0
+        h = (hz - 50.0) / 30.0
+        x = {"c": 1.0, "to": to, "tr": tr, "hz": h, "hz_to": h * to, "hz2": h * h, "ld": load}
+        x_external = {"c": 1.0, "to": to, "tr": tr, "ld": load, "to2": to * to}
+        hard = self._hard_active(state)
+        return self.detector.score_window(
+            state=state,
+            kind=Kind.AC,
+            regime=state.regime,
+            x=x,
+            x_external=x_external,
+            y=y,
+            ts=ts,
+            hard=hard,
+        )
+
+    def _hard_active(self, state: DeviceState) -> dict[Fault, float]:
+        v = state.v
+        s = self.s
+        active: dict[Fault, float] = {}
+        if not math.isnan(v[s["fan_low_since"]]):
+            active[Fault.OUTDOOR_FAN_FAILURE] = HARD_SCORE
+        stuck = any(v[s[f"stuck_n{i}"]] >= STUCK_SAMPLES for i in range(len(THERMISTORS)))
+        if stuck or not math.isnan(v[s["impossible_since"]]):
+            active[Fault.SENSOR_FAULT] = HARD_SCORE
+        return active
+
+    def _hard_rules(
+        self, state: DeviceState, r: AcReadings, mode: AcMode, ts: float
+    ) -> list[Signal]:
+        v = state.v
+        s = self.s
+        out: list[Signal] = []
+        fan = _f(r.outdoor_fan_rpm)
+        if mode is AcMode.COOL and fan < FAN_STOPPED_RPM:
+            since = v[s["fan_low_since"]]
+            if math.isnan(since):
+                v[s["fan_low_since"]] = ts
+            elif ts - since >= HARD_HOLD_S:
+                out.extend(
+                    self.detector_hard(
+                        state,
+                        Fault.OUTDOOR_FAN_FAILURE,
+                        ts,
+                        (
+                            Evidence(
+                                signal="outdoor_fan_rpm",
+                                baseline=round(v[_expected_at(OFR)], 1)
+                                if not math.isnan(v[_expected_at(OFR)])
+                                else 0.0,
+                                observed=fan,
+                                unit="rpm",
+                            ),
+                        ),
+                    )
+                )
+        else:
+            v[s["fan_low_since"]] = NAN
+        frozen: list[Evidence] = []
+        for i, name in enumerate(THERMISTORS):
+            value = getattr(r, name)
+            if value is None:
+                continue
+            if value == v[s[f"stuck_value{i}"]]:
+                v[s[f"stuck_n{i}"]] += 1
+                if (
+                    v[s[f"stuck_n{i}"]] >= STUCK_SAMPLES
+                    and ts - v[s[f"stuck{i}_since"]] >= STUCK_HOLD_S
+                ):
+                    frozen.append(
+                        Evidence(signal=f"{name}_variance", baseline=0.1, observed=0.0, unit="K²")
+                    )
+            else:
+                v[s[f"stuck_value{i}"]] = value
+                v[s[f"stuck_n{i}"]] = 0.0
+                v[s[f"stuck{i}_since"]] = ts
+        impossible = self._impossible(r, mode)
+        if impossible is None:
+            v[s["impossible_since"]] = NAN
+        elif math.isnan(v[s["impossible_since"]]):
+            v[s["impossible_since"]] = ts
+        elif ts - v[s["impossible_since"]] >= HARD_HOLD_S:
+            frozen.append(impossible)
+        if frozen:
+            out.extend(self.detector_hard(state, Fault.SENSOR_FAULT, ts, tuple(frozen)))
+        return out
+
+    @staticmethod
+    def _impossible(r: AcReadings, mode: AcMode) -> Evidence | None:
+        for name in THERMISTORS:
+            value = getattr(r, name)
+            if value is not None and not -45.0 <= value <= 140.0:
+                return Evidence(signal=name, baseline=25.0, observed=value, unit="°C")
+        if mode is AcMode.COOL:
+            room = _f(r.room_temp_c)
+            supply = _f(r.supply_temp_c)
+            if supply - room > 3.0:
+                return Evidence(
+                    signal="air_delta_t_k", baseline=8.0, observed=room - supply, unit="K"
+                )
+            superheat = _f(r.suction_temp_c) - _f(r.indoor_coil_temp_c)
+            if superheat < -4.0:
+                return Evidence(signal="superheat_k", baseline=5.0, observed=superheat, unit="K")
+        return None
+
+    def detector_hard(
+        self, state: DeviceState, fault: Fault, ts: float, evidence: tuple[Evidence, ...]
+    ) -> list[Signal]:
+        finding: Finding | None = self.detector.hard_finding(state, Kind.AC, fault, ts, evidence)
+        return [finding] if finding is not None else []
+
+
+def _expected_at(index: int) -> int:
+    from detectors.fleet import LAYOUTS
+
+    return LAYOUTS[Kind.AC.value].block["last_expected"] + index
+
+
+def detector_faults() -> tuple[Fault, ...]:
+    from detectors.fleet import FAULT_ORDER
+
+    return FAULT_ORDER[Kind.AC]

@@ -1,0 +1,85 @@
+"""Cohort baselines: what a healthy unit of one model shows under given conditions.
+
+One :class:`CohortBaseline` per (kind, model, regime), where the regime is the AC mode
+(cool/heat) or the washer program. Each derived signal gets a river
+``BayesianLinearRegression`` over a handful of condition features (outdoor
+temperature, compressor speed, load...): exact online least squares, so the fit does not
+depend on learning rates, and cheap to predict (about 1 µs). HalfSpaceTrees and friends
+are far too heavy to keep per device; one regression per cohort and signal is not.
+Signals listed in ``external`` are controller responses (the compressor speed itself) and
+are predicted from the external conditions only.
+
+Learning is batched per hour of *event* time and applied in a fixed order (time, then
+device), so the numbers do not depend on how a broker interleaves devices. Callers only
+offer samples they judge healthy (a device under suspicion does not teach the cohort).
+
+>>> b = CohortBaseline(floors=(0.1, 0.1))
+>>> for i in range(50):
+...     b.offer(float(i), "d1", {"c": 1.0, "x": i / 10}, {}, [1.0 + i / 10, float("nan")])
+>>> b.apply_pending()
+>>> round(b.predict({"c": 1.0, "x": 2.0}, {})[0], 2), b.samples[1]
+(3.0, 0)
+"""
+
+from __future__ import annotations
+
+import math
+
+from river import linear_model
+
+Conditions = dict[str, float]
+NAN = float("nan")
+
+
+class CohortBaseline:
+    """Per-signal regressions of healthy behaviour, with the fleet's residual spread."""
+
+    __slots__ = ("external", "floors", "models", "pending", "samples", "spread")
+
+    def __init__(self, floors: tuple[float, ...], external: frozenset[int] = frozenset()):
+        self.models = [linear_model.BayesianLinearRegression(alpha=0.1, beta=1.0) for _ in floors]
+        self.samples = [0] * len(floors)
+        self.floors = floors
+        self.external = external
+        #: Fleet-wide robust spread (EW mean absolute residual, per-unit offsets removed).
+        self.spread = [3.0 * f for f in floors]
+        self.pending: list[tuple[float, str, Conditions, Conditions, list[float]]] = []
+
+    def predict(self, x: Conditions, x_external: Conditions) -> list[float]:
+        """Expected value of every signal; NaN for a signal not learned yet."""
+        out = []
+        for index, model in enumerate(self.models):
+            if self.samples[index] == 0:
+                out.append(NAN)
+            else:
+                features = x_external if index in self.external else x
+                out.append(float(model.predict_one(features)))  # type: ignore[no-untyped-call]
+        return out
+
+    def offer(
+        self, ts: float, device_id: str, x: Conditions, x_external: Conditions, y: list[float]
+    ) -> None:
+        """Queue a healthy sample; it is learned at the next :meth:`apply_pending`."""
+        self.pending.append((ts, device_id, x, x_external, y))
+
+    def apply_pending(self) -> None:
+        """Learn the queued samples in (time, device) order."""
+        if not self.pending:
+            return
+        self.pending.sort(key=lambda item: (item[0], item[1]))
+        for _, _, x, x_external, y in self.pending:
+            for index, value in enumerate(y):
+                if not math.isnan(value):
+                    features = x_external if index in self.external else x
+                    self.models[index].learn_one(features, value)  # type: ignore[no-untyped-call]
+                    self.samples[index] += 1
+        self.pending.clear()
+
+    def note_residual(self, index: int, residual: float) -> None:
+        """Track the typical size of a unit's residual (its own offset removed)."""
+        size = min(abs(residual), 6.0 * self.spread[index])
+        self.spread[index] += 0.005 * (size - self.spread[index])
+
+    def scale(self, index: int) -> float:
+        """The residual scale used to standardise a signal (never below its floor)."""
+        return max(1.25 * self.spread[index], self.floors[index])

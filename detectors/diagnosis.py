@@ -1,0 +1,84 @@
+"""Name the fault: the signature table's rule prior, sharpened by confirmed outcomes.
+
+The rule prior is a softmax over how well the residual pattern matches each fault's
+signature (see :mod:`detectors.signatures`). On top sits a river ``SoftmaxRegression``
+that learns from technician-confirmed root causes (``learn_from_outcome``): once it has
+seen outcomes, its probabilities multiply into the prior with a weight that grows with
+the number of outcomes, so diagnosis improves with use without trusting a handful of
+tickets too much. A technician's "no fault found" is learned as the class ``none``,
+which lowers the confidence of a pattern that has been a false alarm before.
+
+>>> from edge.contract import Kind, Fault
+>>> d = Diagnoser(Kind.WASHER)
+>>> z = [0.0] * 12
+>>> z[0] = 5.0  # fill time far above the healthy twin
+>>> d.diagnose(z)[0][0]
+<Fault.INLET_VALVE_RESTRICTION: 'inlet_valve_restriction'>
+"""
+
+from __future__ import annotations
+
+import math
+
+from river import linear_model, optim
+
+from detectors.signatures import PATTERNS, SIGNALS, pattern_score
+from edge.contract import Fault, Kind
+
+NONE_CLASS = "none"
+#: Sharpness of the rule prior: one z-unit of better match is e^2 more likely.
+PRIOR_SHARPNESS = 2.0
+#: Outcomes after which the learned classifier counts as much as the rule prior.
+OUTCOMES_FOR_FULL_WEIGHT = 10
+
+
+def fault_scores(kind: Kind, z: list[float]) -> dict[Fault, float]:
+    """Best pattern score per fault of the kind's vocabulary."""
+    return {
+        fault: max(pattern_score(p, z) for p in patterns)
+        for fault, patterns in PATTERNS[kind].items()
+    }
+
+
+class Diagnoser:
+    """Rule prior plus an online classifier of confirmed root causes, for one kind."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        self.names = [spec.name for spec in SIGNALS[kind]]
+        self.classifier = linear_model.SoftmaxRegression(optimizer=optim.SGD(0.3))
+        self.outcomes = 0
+
+    def features(self, z: list[float]) -> dict[str, float]:
+        return {
+            name: max(-8.0, min(8.0, value)) / 4.0
+            for name, value in zip(self.names, z, strict=True)
+            if not math.isnan(value)
+        }
+
+    def diagnose(
+        self, z: list[float], scores: dict[Fault, float] | None = None
+    ) -> list[tuple[Fault, float]]:
+        """Faults with probabilities, most likely first (``none`` folded out)."""
+        scores = scores if scores is not None else fault_scores(self.kind, z)
+        logits = {fault: PRIOR_SHARPNESS * score for fault, score in scores.items()}
+        if self.outcomes:
+            weight = min(1.0, self.outcomes / OUTCOMES_FOR_FULL_WEIGHT)
+            learned = self.classifier.predict_proba_one(self.features(z))  # type: ignore[no-untyped-call]
+            for fault in logits:
+                logits[fault] += weight * 3.0 * math.log(learned.get(fault.value, 0.0) + 0.02)
+            none_p = learned.get(NONE_CLASS, 0.0)
+        else:
+            none_p = 0.0
+        top = max(logits.values())
+        weights = {fault: math.exp(logit - top) for fault, logit in logits.items()}
+        total = sum(weights.values())
+        ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0].value))
+        damp = 1.0 - min(1.0, self.outcomes / OUTCOMES_FOR_FULL_WEIGHT) * none_p
+        return [(fault, damp * w / total) for fault, w in ranked]
+
+    def learn(self, z: list[float], actual: Fault | None) -> None:
+        """A technician confirmed ``actual`` (``None``: no fault) for residuals ``z``."""
+        label = actual.value if actual is not None else NONE_CLASS
+        self.classifier.learn_one(self.features(z), label)  # type: ignore[no-untyped-call]
+        self.outcomes += 1

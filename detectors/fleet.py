@@ -1,0 +1,497 @@
+"""The fleet detector: per-device state, cohort baselines, persistence, diagnosis.
+
+:class:`HousecallDetector` implements :class:`detectors.api.FleetDetector`. For every
+device it turns samples into derived signals (:mod:`detectors.ac`, :mod:`detectors.washer`),
+compares each signal with what the device's cohort (same kind, model and regime) shows
+under the same conditions plus the unit's own learned offset, standardises the residual
+with the cohort's spread, and smooths it per device. The smoothed residual pattern is
+scored against every fault signature; a fault whose score stays above ``open_score`` for
+``persist`` windows (AC: ten-minute steady-state windows; washer: cycles) and is the top
+diagnosis becomes a :class:`~detectors.api.Finding`. Sudden faults (a dead fan, an open
+heater element, a stuck thermistor) are caught by direct per-sample rules instead, well
+within half an hour of device time. An open fault whose evidence stays normal for
+``recover_s`` seconds and ``recover_windows`` windows yields a :class:`Recovery`.
+
+Only event time (``ts``) is used. A sample older than the device's newest one (late,
+replayed out of order, duplicated) is counted in ``late_samples`` and skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from detectors import ac, washer
+from detectors.api import Finding, Outcome, Recovery, Signal
+from detectors.baseline import CohortBaseline, Conditions
+from detectors.diagnosis import Diagnoser, fault_scores
+from detectors.signatures import HARD_SCORE, PATTERNS, SIGNALS
+from detectors.state import DeviceState, Layout
+from edge.contract import (
+    AcReadings,
+    Alternative,
+    Birth,
+    CycleEndEvent,
+    EventBase,
+    Evidence,
+    Fault,
+    Kind,
+    Severity,
+    Telemetry,
+    WasherReadings,
+)
+
+NAN = float("nan")
+EPOCH_S = 3600.0
+
+
+@dataclass(frozen=True)
+class KindTuning:
+    """Thresholds for one kind; windows are steady AC windows or washer cycles."""
+
+    warm_windows: int  # windows to learn a unit's own offset before judging it
+    cohort_min: int  # healthy windows a cohort needs before its residuals mean anything
+    z_alpha: float  # EW weight of a new window in the device's smoothed residual
+    open_score: float  # signature score (z units) that counts as evidence
+    persist: int  # windows of evidence in a row before a finding opens
+    recover_score: float  # below this the fault's evidence is "normal"
+    recover_windows: int
+    recover_s: float
+    learn_every: int  # a healthy device teaches its cohort every n-th window
+    offset_alpha: float  # after warm-up, how fast a healthy unit's offset follows it
+    fail_score: float  # score at which the customer is expected to notice
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    tuning: dict[Kind, KindTuning] = field(
+        default_factory=lambda: {
+            Kind.AC: KindTuning(
+                warm_windows=24,
+                cohort_min=300,
+                z_alpha=0.05,
+                open_score=2.5,
+                persist=12,
+                recover_score=1.0,
+                recover_windows=12,
+                recover_s=12 * 3600.0,
+                learn_every=3,
+                offset_alpha=0.002,
+                fail_score=8.0,
+            ),
+            Kind.WASHER: KindTuning(
+                warm_windows=5,
+                cohort_min=40,
+                z_alpha=0.4,
+                open_score=2.5,
+                persist=3,
+                recover_score=1.0,
+                recover_windows=3,
+                recover_s=24 * 3600.0,
+                learn_every=1,
+                offset_alpha=0.02,
+                fail_score=8.0,
+            ),
+        }
+    )
+
+
+LAYOUTS: dict[str, Layout] = {
+    Kind.AC.value: Layout(
+        ("last_ts", "windows", "late", *ac.SCALARS),
+        n_signals=len(SIGNALS[Kind.AC]),
+        n_faults=len(PATTERNS[Kind.AC]),
+        buffer=ac.BUFFER,
+    ),
+    Kind.WASHER.value: Layout(
+        ("last_ts", "windows", "late", *washer.SCALARS),
+        n_signals=len(SIGNALS[Kind.WASHER]),
+        n_faults=len(PATTERNS[Kind.WASHER]),
+    ),
+}
+FAULT_ORDER: dict[Kind, tuple[Fault, ...]] = {kind: tuple(PATTERNS[kind]) for kind in PATTERNS}
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+class HousecallDetector:
+    """Per-device detector state for a whole fleet (see the module docstring)."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self.devices: dict[str, DeviceState] = {}
+        self.cohorts: dict[tuple[str, str, str], CohortBaseline] = {}
+        self.diagnosers = {kind: Diagnoser(kind) for kind in Kind}
+        #: Residual pattern behind each finding, kept for learn_from_outcome.
+        self.finding_patterns: dict[tuple[str, Fault], list[float]] = {}
+        self.epoch_end = NAN
+        self.late_samples = 0
+        self.ac = ac.AcFeatures(self)
+        self.washer = washer.WasherFeatures(self)
+
+    # --- FleetDetector protocol -------------------------------------------------------
+
+    def on_birth(self, birth: Birth) -> None:
+        state = self.devices.get(birth.device_id)
+        if state is None or state.kind != birth.kind.value:
+            self.devices[birth.device_id] = DeviceState.new(
+                birth.device_id, birth.kind.value, birth.model, LAYOUTS[birth.kind.value]
+            )
+        else:
+            state.model = birth.model
+
+    def on_telemetry(self, telemetry: Telemetry) -> Sequence[Signal]:
+        readings = telemetry.readings
+        kind = Kind.WASHER if isinstance(readings, WasherReadings) else Kind.AC
+        state = self._state(telemetry.device_id, kind)
+        ts = telemetry.ts.timestamp()
+        v = state.v
+        if ts <= v[0]:  # not newer than what we have: late, out of order or a duplicate
+            v[2] += 1
+            self.late_samples += 1
+            return ()
+        self._tick(ts)
+        gap = ts - v[0] if v[0] == v[0] else math.inf
+        v[0] = ts
+        if isinstance(readings, AcReadings):
+            return self.ac.on_sample(state, readings, ts, gap)
+        return self.washer.on_sample(state, readings, ts, gap)
+
+    def on_event(self, event: EventBase) -> Sequence[Signal]:
+        if not isinstance(event, CycleEndEvent):
+            return ()
+        state = self._state(event.device_id, Kind.WASHER)
+        if state.kind != Kind.WASHER.value:
+            return ()
+        ts = event.ts.timestamp()
+        self._tick(ts)
+        return self.washer.on_cycle_end(state, event, ts)
+
+    def learn_from_outcome(self, outcome: Outcome) -> None:
+        state = self.devices.get(outcome.device_id)
+        kind = Kind(state.kind) if state is not None else None
+        pattern = self.finding_patterns.get((outcome.device_id, outcome.predicted))
+        if pattern is None or kind is None:
+            kind, pattern = self._pattern_from_evidence(outcome)
+            if pattern is None or kind is None:
+                return
+        self.diagnosers[kind].learn(pattern, outcome.actual)
+
+    def snapshot(self, device_id: str) -> bytes | None:
+        state = self.devices.get(device_id)
+        return state.to_bytes() if state is not None else None
+
+    def restore(self, device_id: str, state: bytes) -> None:
+        restored = DeviceState.from_bytes(state, LAYOUTS)
+        if restored.device_id != device_id:
+            raise ValueError(f"state belongs to {restored.device_id}, not {device_id}")
+        self.devices[device_id] = restored
+
+    # --- fleet-level checkpoint (cohorts and diagnosis are shared by all devices) ---
+
+    def snapshot_shared(self) -> bytes:
+        """Cohort models, learned diagnosis and the learning epoch, for a checkpoint."""
+        return pickle.dumps((self.cohorts, self.diagnosers, self.finding_patterns, self.epoch_end))
+
+    def restore_shared(self, data: bytes) -> None:
+        """Load :meth:`snapshot_shared` output (trusted: our own checkpoint store)."""
+        self.cohorts, self.diagnosers, self.finding_patterns, self.epoch_end = pickle.loads(data)
+
+    # --- shared machinery used by the per-kind feature modules ------------------------
+
+    def _state(self, device_id: str, kind: Kind) -> DeviceState:
+        state = self.devices.get(device_id)
+        if state is None:  # telemetry before birth: judge it against an "unknown model" cohort
+            state = DeviceState.new(device_id, kind.value, "", LAYOUTS[kind.value])
+            self.devices[device_id] = state
+        return state
+
+    def _tick(self, ts: float) -> None:
+        """Apply queued cohort learning once event time passes an hour boundary."""
+        if ts >= self.epoch_end or self.epoch_end != self.epoch_end:
+            for cohort in self.cohorts.values():
+                cohort.apply_pending()
+            self.epoch_end = (ts // EPOCH_S + 1) * EPOCH_S
+
+    def cohort(self, kind: Kind, model: str, regime: str) -> CohortBaseline:
+        key = (kind.value, model, regime)
+        cohort = self.cohorts.get(key)
+        if cohort is None:
+            specs = SIGNALS[kind]
+            external = frozenset({len(specs) - 1}) if kind is Kind.AC else frozenset()
+            cohort = CohortBaseline(tuple(s.floor for s in specs), external)
+            self.cohorts[key] = cohort
+        return cohort
+
+    def score_window(
+        self,
+        *,
+        state: DeviceState,
+        kind: Kind,
+        regime: str,
+        x: Conditions,
+        x_external: Conditions,
+        y: list[float],
+        ts: float,
+        hard: dict[Fault, float] | None = None,
+    ) -> list[Signal]:
+        """Judge one steady window (AC) or cycle (washer) of a device; learn if healthy."""
+        tune = self.config.tuning[kind]
+        layout = LAYOUTS[kind.value]
+        v = state.v
+        b = layout.block
+        n = layout.n_signals
+        cohort = self.cohort(kind, state.model, regime)
+        expected = cohort.predict(x, x_external)
+        v[1] += 1
+        z = [NAN] * n
+        warmed = 0
+        available = 0
+        residuals = [NAN] * n
+        for i in range(n):
+            value = y[i]
+            if math.isnan(value) or math.isnan(expected[i]) or cohort.samples[i] < tune.cohort_min:
+                continue
+            available += 1
+            residual = value - expected[i]
+            residuals[i] = residual
+            seen = v[b["offset_n"] + i]
+            if seen < tune.warm_windows:
+                v[b["offset"] + i] += (residual - v[b["offset"] + i]) / (seen + 1)
+                v[b["offset_n"] + i] = seen + 1
+                continue
+            warmed += 1
+            deviation = residual - v[b["offset"] + i]
+            cohort.note_residual(i, deviation)
+            zi = max(-10.0, min(10.0, deviation / cohort.scale(i)))
+            zs = v[b["z_slow"] + i] + tune.z_alpha * (zi - v[b["z_slow"] + i])
+            v[b["z_slow"] + i] = zs
+            v[b["z_fast"] + i] = zi
+            v[b["last_y"] + i] = value
+            v[b["last_expected"] + i] = expected[i] + v[b["offset"] + i]
+            z[i] = zs
+        signals: list[Signal] = []
+        faults = FAULT_ORDER[kind]
+        scores = dict.fromkeys(faults, 0.0)
+        judged = available > 0 and warmed * 2 >= available
+        if judged:
+            scores = fault_scores(kind, z)
+        if hard:
+            for fault, value in hard.items():
+                scores[fault] = max(scores[fault], value)
+        open_any = any(v[b["open"] + k] for k in range(len(faults)))
+        suspect = open_any or max(scores.values()) >= 0.6 * tune.open_score
+        if judged or hard:
+            signals = self._persistence(
+                state=state, kind=kind, z=z, scores=scores, ts=ts, open_any=open_any
+            )
+        # Learning, protected: a suspect unit teaches neither its cohort nor its offset.
+        if not suspect:
+            if judged:
+                for i in range(n):
+                    if not math.isnan(residuals[i]) and v[b["offset_n"] + i] >= tune.warm_windows:
+                        v[b["offset"] + i] += tune.offset_alpha * (
+                            residuals[i] - v[b["offset"] + i]
+                        )
+            if int(v[1]) % tune.learn_every == 0 or min(cohort.samples) < 2 * tune.cohort_min:
+                clean = [
+                    NAN if (not math.isnan(z[i]) and abs(v[b["z_fast"] + i]) > 4.0) else y[i]
+                    for i in range(n)
+                ]
+                cohort.offer(ts, state.device_id, x, x_external, clean)
+        return signals
+
+    def hard_finding(
+        self,
+        state: DeviceState,
+        kind: Kind,
+        fault: Fault,
+        ts: float,
+        evidence: tuple[Evidence, ...],
+    ) -> Finding | None:
+        """A direct rule proved a sudden fault: open it at once (if not open already)."""
+        b = LAYOUTS[kind.value].block
+        k = FAULT_ORDER[kind].index(fault)
+        v = state.v
+        if v[b["open"] + k]:
+            return None
+        v[b["open"] + k] = 1.0
+        v[b["score"] + k] = HARD_SCORE
+        v[b["normal_since"] + k] = NAN
+        v[b["normal_n"] + k] = 0.0
+        others = [f for f in FAULT_ORDER[kind] if f is not fault]
+        self.finding_patterns[(state.device_id, fault)] = [
+            v[b["z_slow"] + i] for i in range(LAYOUTS[kind.value].n_signals)
+        ]
+        return Finding(
+            device_id=state.device_id,
+            kind=kind,
+            fault=fault,
+            confidence=0.95,
+            severity=Severity.CRITICAL,
+            observed_at=_dt(ts),
+            evidence=evidence,
+            alternatives=tuple(Alternative(fault=f, confidence=0.01) for f in others[:2]),
+            predicted_failure_at=_dt(ts) + timedelta(hours=1),
+        )
+
+    def _persistence(
+        self,
+        *,
+        state: DeviceState,
+        kind: Kind,
+        z: list[float],
+        scores: dict[Fault, float],
+        ts: float,
+        open_any: bool,
+    ) -> list[Signal]:
+        tune = self.config.tuning[kind]
+        b = LAYOUTS[kind.value].block
+        v = state.v
+        faults = FAULT_ORDER[kind]
+        signals: list[Signal] = []
+        ranked: list[tuple[Fault, float]] | None = None
+        for k, fault in enumerate(faults):
+            score = scores[fault]
+            v[b["score"] + k] = score
+            if v[b["open"] + k]:
+                if score < tune.recover_score:
+                    if math.isnan(v[b["normal_since"] + k]):
+                        v[b["normal_since"] + k] = ts
+                    v[b["normal_n"] + k] += 1
+                    since = v[b["normal_since"] + k]
+                    if (
+                        v[b["normal_n"] + k] >= tune.recover_windows
+                        and ts - since >= tune.recover_s
+                    ):
+                        signals.append(Recovery(state.device_id, fault, _dt(ts), _dt(since)))
+                        for name in ("open", "count", "normal_n"):
+                            v[b[name] + k] = 0.0
+                        v[b["normal_since"] + k] = NAN
+                        v[b["first_ts"] + k] = NAN
+                else:
+                    v[b["normal_since"] + k] = NAN
+                    v[b["normal_n"] + k] = 0.0
+                continue
+            if score >= tune.open_score:
+                v[b["count"] + k] += 1
+                if math.isnan(v[b["first_ts"] + k]):
+                    v[b["first_ts"] + k] = ts
+                    v[b["first_score"] + k] = score
+            else:
+                v[b["count"] + k] = 0.0
+                v[b["first_ts"] + k] = NAN
+                continue
+            sudden = score >= HARD_SCORE
+            if v[b["count"] + k] < (1 if sudden else tune.persist) or (open_any and not sudden):
+                continue
+            if ranked is None:
+                ranked = self.diagnosers[kind].diagnose(z, scores)
+            if ranked[0][0] is not fault and not sudden:
+                continue
+            signals.append(
+                self._finding(
+                    state=state,
+                    kind=kind,
+                    fault=fault,
+                    ranked=ranked,
+                    z=z,
+                    ts=ts,
+                    k=k,
+                    sudden=sudden,
+                )
+            )
+            v[b["open"] + k] = 1.0
+            open_any = True
+        return signals
+
+    def _finding(
+        self,
+        *,
+        state: DeviceState,
+        kind: Kind,
+        fault: Fault,
+        ranked: list[tuple[Fault, float]],
+        z: list[float],
+        ts: float,
+        k: int,
+        sudden: bool,
+    ) -> Finding:
+        tune = self.config.tuning[kind]
+        layout = LAYOUTS[kind.value]
+        b = layout.block
+        v = state.v
+        probabilities = dict(ranked)
+        confidence = 0.95 if sudden else probabilities[fault]
+        alternatives = tuple(
+            Alternative(fault=other, confidence=round(p, 3))
+            for other, p in ranked
+            if other is not fault and p >= 0.01
+        )[:3]
+        specs = SIGNALS[kind]
+        order = sorted(
+            (i for i in range(layout.n_signals) if not math.isnan(z[i])),
+            key=lambda i: -abs(z[i]),
+        )
+        evidence = tuple(
+            Evidence(
+                signal=specs[i].name,
+                baseline=round(v[b["last_expected"] + i], 4),
+                observed=round(v[b["last_y"] + i], 4),
+                unit=specs[i].unit,
+            )
+            for i in order[:4]
+        )
+        score = v[b["score"] + k]
+        if sudden:
+            eta = 3600.0
+        else:
+            elapsed = ts - v[b["first_ts"] + k]
+            slope = (score - v[b["first_score"] + k]) / elapsed if elapsed > 0 else 0.0
+            if score >= tune.fail_score:
+                eta = 86400.0
+            elif slope > 0:
+                eta = (tune.fail_score - score) / slope
+            else:
+                eta = 30 * 86400.0
+            eta = max(3600.0, min(60 * 86400.0, eta))
+        severity = (
+            Severity.CRITICAL
+            if eta <= 2 * 86400
+            else Severity.HIGH
+            if eta <= 7 * 86400
+            else Severity.MEDIUM
+            if eta <= 21 * 86400
+            else Severity.LOW
+        )
+        self.finding_patterns[(state.device_id, fault)] = list(z)
+        if len(self.finding_patterns) > 100_000:
+            self.finding_patterns.pop(next(iter(self.finding_patterns)))
+        return Finding(
+            device_id=state.device_id,
+            kind=kind,
+            fault=fault,
+            confidence=round(confidence, 3),
+            severity=severity,
+            observed_at=_dt(ts),
+            evidence=evidence,
+            alternatives=alternatives,
+            predicted_failure_at=_dt(ts) + timedelta(seconds=eta),
+        )
+
+    def _pattern_from_evidence(self, outcome: Outcome) -> tuple[Kind | None, list[float] | None]:
+        """Rebuild a residual pattern from an outcome's evidence (no finding remembered)."""
+        for kind, specs in SIGNALS.items():
+            names = {spec.name: i for i, spec in enumerate(specs)}
+            if outcome.evidence and all(e.signal in names for e in outcome.evidence):
+                z = [0.0] * len(specs)
+                for e in outcome.evidence:
+                    i = names[e.signal]
+                    z[i] = (e.observed - e.baseline) / (3.0 * specs[i].floor)
+                return kind, z
+        return None, None

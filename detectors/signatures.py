@@ -1,0 +1,166 @@
+"""The fault-signature table (shared domain note) as numbers the detectors can score.
+
+Each kind has a fixed list of derived signals. A fault's *pattern* says which way each
+signal moves relative to a healthy twin: ``+2`` strongly up, ``-1`` down, ``0`` stays put
+(moving it counts against the fault), and a signal not named is "don't care". Patterns
+are scored against the vector of standardised residuals (z-scores); the best-matching
+fault is the rule prior of the diagnosis. A fault may have several patterns (a sensor
+fault is one of several thermistors); its score is the best of them. ``abs_signals``
+are signals that move in either direction for that fault (a jammed drain pump draws
+more current, a dry-running one less).
+
+The table is physics, not tuning: directions come straight from the domain note.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from edge.contract import Fault, Kind
+
+
+@dataclass(frozen=True, slots=True)
+class SignalSpec:
+    """One derived signal: its name (as shown in evidence), unit and smallest residual scale.
+
+    ``floor`` stops a very quiet signal from turning measurement resolution into alarms.
+    """
+
+    name: str
+    unit: str
+    floor: float
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """Expected direction and strength per signal index for one way a fault shows."""
+
+    weights: dict[int, float]
+    abs_signals: frozenset[int] = field(default_factory=frozenset)
+    #: A single-sensor pattern: scored as |offset| with the physical signals staying put.
+    sensor: bool = False
+
+
+# --- AC: one steady-state window of samples in cooling (heating swaps the coils) ---
+AC_SIGNALS: tuple[SignalSpec, ...] = (
+    SignalSpec("superheat_k", "K", 0.4),
+    SignalSpec("condensing_approach_k", "K", 0.4),
+    SignalSpec("evaporator_approach_k", "K", 0.4),
+    SignalSpec("air_delta_t_k", "K", 0.3),
+    SignalSpec("discharge_temp_c", "°C", 0.8),
+    SignalSpec("current_per_hz_a", "A/Hz", 0.002),
+    SignalSpec("eev_steps", "steps", 4.0),
+    SignalSpec("outdoor_fan_rpm", "rpm", 15.0),
+    SignalSpec("indoor_fan_rpm", "rpm", 15.0),
+    SignalSpec("capacity_per_hz", "K·krpm/Hz", 0.002),
+    SignalSpec("compressor_hz", "Hz", 1.5),
+)
+SH, CA, EA, ADT, DIS, CPH, EEV, OFR, IFR, CAP, HZ = range(len(AC_SIGNALS))
+
+AC_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
+    Fault.REFRIGERANT_LEAK: (
+        Pattern({SH: 2, CA: -1, EA: 1, DIS: 2, EEV: 1, CPH: -1, ADT: -1, CAP: -1, OFR: 0}),
+    ),
+    Fault.CONDENSER_FOULING: (
+        Pattern({SH: -0.5, CA: 2, DIS: 1, CPH: 1, ADT: -0.5, CAP: -0.5, OFR: 0, IFR: 0}),
+    ),
+    Fault.OUTDOOR_FAN_FAILURE: (Pattern({CA: 3, DIS: 2, CPH: 2, ADT: -1, OFR: -3, SH: -0.5}),),
+    Fault.DIRTY_FILTER: (
+        Pattern({EA: 2, SH: -1, CA: -1, DIS: -1, EEV: -1, ADT: 1, IFR: 1, CAP: -1, OFR: 0}),
+    ),
+    Fault.COMPRESSOR_WEAR: (
+        Pattern({EA: -1, SH: -1, CA: -1, DIS: -1, CPH: -1, ADT: -1, CAP: -1, HZ: 1, OFR: 0}),
+    ),
+    # One thermistor reads wrong: the signals built from it move, nothing physical does.
+    Fault.SENSOR_FAULT: (
+        Pattern({ADT: 1, DIS: 0, CPH: 0, EEV: 0, OFR: 0, SH: 0, CA: 0}, sensor=True),  # supply
+        Pattern({SH: 1, EA: 1, DIS: 0, CPH: 0, ADT: 0, OFR: 0, CA: 0}, sensor=True),  # coil
+        Pattern({CA: 1, DIS: 0, CPH: 0, SH: 0, EA: 0, ADT: 0, OFR: 0}, sensor=True),  # o.coil
+        Pattern({SH: 1, DIS: 0, CPH: 0, CA: 0, EA: 0, ADT: 0, OFR: 0}, sensor=True),  # suction
+        Pattern({DIS: 1, SH: 0, CPH: 0, CA: 0, EA: 0, ADT: 0, OFR: 0}, sensor=True),  # disch.
+    ),
+}
+
+# --- Washer: one cycle ---
+WASHER_SIGNALS: tuple[SignalSpec, ...] = (
+    SignalSpec("fill_time_s", "s", 4.0),
+    SignalSpec("drain_time_s", "s", 2.0),
+    SignalSpec("heat_ramp_k_per_min", "K/min", 0.03),
+    SignalSpec("rpm_shortfall", "ratio", 0.004),
+    SignalSpec("spin_vibration_g", "g", 0.01),
+    SignalSpec("low_spin_vibration_g", "g", 0.01),
+    SignalSpec("unbalance_retries", "count", 0.3),
+    SignalSpec("drain_pump_current_a", "A", 0.01),
+    SignalSpec("spin_current_a", "A", 0.05),
+    SignalSpec("max_spin_rpm", "rpm", 10.0),
+    SignalSpec("x_vibration_kurtosis", "", 0.1),
+    SignalSpec("heater_power_w", "W", 40.0),
+)
+FILL, DRAIN, RAMP, RPMS, SVIB, LVIB, RETR, DPC, SCUR, MAXRPM, KURT, HPWR = range(
+    len(WASHER_SIGNALS)
+)
+
+WASHER_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
+    Fault.BEARING_WEAR: (Pattern({SVIB: 2, KURT: 2, SCUR: 1, FILL: 0, DRAIN: 0, RPMS: 0}),),
+    Fault.DRAIN_PUMP_CLOG: (
+        Pattern({DRAIN: 3, DPC: 1, FILL: 0, SVIB: 0}, abs_signals=frozenset({DPC})),
+    ),
+    Fault.INLET_VALVE_RESTRICTION: (Pattern({FILL: 3, DRAIN: 0, RAMP: 0, SVIB: 0}),),
+    Fault.HEATER_FAILURE: (Pattern({RAMP: -2, HPWR: -1, FILL: 0, DRAIN: 0}),),
+    Fault.MOTOR_BELT_SLIP: (Pattern({RPMS: 3, SCUR: 1, MAXRPM: -1, SVIB: 0, FILL: 0}),),
+    Fault.SUSPENSION_WEAR: (Pattern({LVIB: 2, RETR: 1, MAXRPM: -1, SVIB: 0.5, RPMS: 0}),),
+    # Temperature probe reads wrong: the ramp looks off while the heater draws its power.
+    Fault.SENSOR_FAULT: (Pattern({RAMP: 1, HPWR: 0, FILL: 0, DRAIN: 0}, sensor=True),),
+}
+
+SIGNALS: dict[Kind, tuple[SignalSpec, ...]] = {Kind.AC: AC_SIGNALS, Kind.WASHER: WASHER_SIGNALS}
+PATTERNS: dict[Kind, dict[Fault, tuple[Pattern, ...]]] = {
+    Kind.AC: AC_PATTERNS,
+    Kind.WASHER: WASHER_PATTERNS,
+}
+
+
+def pattern_score(pattern: Pattern, z: list[float]) -> float:
+    """How well standardised residuals ``z`` match ``pattern`` (z units; higher is better).
+
+    Signals that should move contribute their projection on the expected direction;
+    signals that should stay put cost whatever they moved beyond one sigma. A signal
+    that is missing (NaN) neither helps nor hurts.
+
+    >>> p = Pattern({0: 2, 1: -1, 2: 0})
+    >>> round(pattern_score(p, [4.0, -2.0, 0.0]), 2)
+    3.33
+    >>> pattern_score(p, [4.0, -2.0, 6.0]) < 2
+    True
+    """
+    gain = 0.0
+    norm = 0.0
+    penalty = 0.0
+    quiet = 0
+    moved = 0.0
+    for index, weight in pattern.weights.items():
+        value = z[index]
+        if math.isnan(value):  # NaN: signal not available
+            continue
+        value = max(-8.0, min(8.0, value))
+        if weight == 0:
+            penalty += max(0.0, abs(value) - 1.0)
+            quiet += 1
+            continue
+        if pattern.sensor:
+            moved = max(moved, abs(value))
+            continue
+        if index in pattern.abs_signals:
+            value = abs(value)
+        gain += weight * value
+        norm += abs(weight)
+    if pattern.sensor:
+        return float(moved - 1.5 * penalty / math.sqrt(max(1, quiet)))
+    if norm == 0:
+        return 0.0
+    return float(gain / norm - penalty / math.sqrt(max(1, quiet)))
+
+
+#: Score given to a fault proven by a direct rule (a dead fan, an open heater element).
+HARD_SCORE = 20.0

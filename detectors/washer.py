@@ -1,0 +1,275 @@
+"""Washer samples to per-cycle signals, plus the open-heater and stuck-probe rules.
+
+A washer's faults show cycle by cycle, so the unit of judgement is one cycle: while it
+runs, telemetry accumulates the heating ramp (K/min while ``heater_on``), the heater's
+power step, the drum's rpm shortfall, vibration and motor current at top spin and at low
+and medium spin, drain pump current and any ``x_`` vibration features; the ``cycle_end``
+event adds fill and drain time, final spin rpm, vibration and unbalance retries. The
+cycle's conditions (program, load, inlet water temperature, target temperature, spin
+target) select and feed the cohort baseline.
+
+Sudden rule: ten minutes of ``heater_on`` without the water warming is an open element
+when the ~2 kW heater step is missing from the power, and a stuck temperature probe when
+the power is there.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from typing import TYPE_CHECKING
+
+from detectors.api import Signal
+from detectors.state import DeviceState
+from edge.contract import CycleEndEvent, Evidence, Fault, Kind, WasherPhase, WasherReadings
+
+if TYPE_CHECKING:
+    from detectors.fleet import HousecallDetector
+
+NAN = float("nan")
+NEW_CYCLE_GAP_S = 1800.0
+HEATER_HOLD_S = 600.0
+HEATER_MIN_RISE_K = 0.5
+HEATER_STEP_W = 800.0
+LOW_SPIN_MAX_RPM = 800.0
+SCALARS = (
+    "cycle_start",
+    "heat_start",
+    "heat_start_temp",
+    "heat_last_ts",
+    "heat_last_temp",
+    "heat_minutes",
+    "heat_rise",
+    "heat_power_sum",
+    "heat_power_n",
+    "base_power",
+    "inlet_temp",
+    "target_temp",
+    "load",
+    "prev_target_rpm",
+    "max_target_rpm",
+    "rpm_short_sum",
+    "rpm_short_n",
+    "spin_vib_sum",
+    "spin_vib_n",
+    "spin_cur_sum",
+    "low_vib_sum",
+    "low_vib_n",
+    "pump_sum",
+    "pump_n",
+    "kurt_sum",
+    "kurt_n",
+    "fill_s",
+    "drain_s",
+    "prev_phase",
+    "last_cycle_ts",
+)
+_PHASES = {phase: float(i) for i, phase in enumerate(WasherPhase)}
+_FILL = _PHASES[WasherPhase.FILL]
+_DRAIN = _PHASES[WasherPhase.DRAIN]
+
+
+def _mean(total: float, n: float) -> float:
+    return total / n if n > 0 else NAN
+
+
+class WasherFeatures:
+    """Per-sample and per-cycle washer logic; state lives in the device's array."""
+
+    def __init__(self, detector: HousecallDetector) -> None:
+        from detectors.fleet import LAYOUTS
+
+        self.detector = detector
+        self.s = LAYOUTS[Kind.WASHER.value].scalar
+
+    def _reset_cycle(self, v: array[float], ts: float) -> None:
+        s = self.s
+        arr = v
+        for name in SCALARS:
+            if name in ("base_power", "last_cycle_ts"):
+                continue
+            arr[s[name]] = NAN if name.endswith(("_start", "_ts", "start_temp", "_temp")) else 0.0
+        arr[s["cycle_start"]] = ts
+        arr[s["heat_start"]] = NAN
+        arr[s["inlet_temp"]] = NAN
+
+    def on_sample(
+        self, state: DeviceState, r: WasherReadings, ts: float, gap: float
+    ) -> list[Signal]:
+        v = state.v
+        s = self.s
+        if math.isnan(v[s["cycle_start"]]) or gap > NEW_CYCLE_GAP_S:
+            self._reset_cycle(v, ts)
+        phase = _PHASES.get(r.phase, -1.0) if r.phase is not None else -1.0
+        prev_phase = v[s["prev_phase"]]
+        step = min(gap, 120.0) if prev_phase == phase else 0.0
+        v[s["prev_phase"]] = phase
+        temp = r.water_temp_c
+        power = r.power_w
+        if r.load_kg is not None:
+            v[s["load"]] = r.load_kg
+        if r.target_temp_c is not None and not r.target_temp_c <= v[s["target_temp"]]:
+            v[s["target_temp"]] = r.target_temp_c
+        if phase == _FILL:
+            v[s["fill_s"]] += step
+            if temp is not None and not temp >= v[s["inlet_temp"]]:
+                v[s["inlet_temp"]] = temp
+        elif phase == _DRAIN:
+            v[s["drain_s"]] += step
+            if r.drain_pump_current_a is not None and r.drain_pump_current_a > 0.02:
+                v[s["pump_sum"]] += r.drain_pump_current_a
+                v[s["pump_n"]] += 1
+        signals: list[Signal] = []
+        if r.heater_on and temp is not None:
+            if math.isnan(v[s["heat_start"]]):
+                v[s["heat_start"]] = ts
+                v[s["heat_start_temp"]] = temp
+                v[s["heat_power_sum"]] = 0.0
+                v[s["heat_power_n"]] = 0.0
+            v[s["heat_last_ts"]] = ts
+            v[s["heat_last_temp"]] = temp
+            if power is not None:
+                v[s["heat_power_sum"]] += power
+                v[s["heat_power_n"]] += 1
+            if ts - v[s["heat_start"]] >= HEATER_HOLD_S:
+                signals.extend(self._heater_rule(state, temp, ts))
+        else:
+            self._close_heating(v)
+            if power is not None and phase in (
+                _PHASES[WasherPhase.WASH],
+                _PHASES[WasherPhase.HEAT],
+            ):
+                base = v[s["base_power"]]
+                v[s["base_power"]] = power if math.isnan(base) else base + 0.3 * (power - base)
+        self._motion(v, r, phase)
+        return signals
+
+    def _motion(self, v: array[float], r: WasherReadings, phase: float) -> None:
+        s = self.s
+        arr = v
+        target = r.target_rpm
+        drum = r.drum_rpm
+        if target is None or drum is None or target < 30.0:
+            arr[s["prev_target_rpm"]] = target if target is not None else 0.0
+            return
+        steady = target == arr[s["prev_target_rpm"]]
+        arr[s["prev_target_rpm"]] = target
+        arr[s["max_target_rpm"]] = max(arr[s["max_target_rpm"]], target)
+        if not steady:
+            return
+        arr[s["rpm_short_sum"]] += (target - drum) / target
+        arr[s["rpm_short_n"]] += 1
+        vib = r.vibration_rms_g
+        if phase != _PHASES[WasherPhase.SPIN] or vib is None or abs(drum - target) > 0.15 * target:
+            return
+        if target > LOW_SPIN_MAX_RPM:
+            arr[s["spin_vib_sum"]] += vib
+            arr[s["spin_vib_n"]] += 1
+            if r.motor_current_a is not None:
+                arr[s["spin_cur_sum"]] += r.motor_current_a
+            kurt = r.extra_features().get("x_vibration_kurtosis")
+            if kurt is not None:
+                arr[s["kurt_sum"]] += kurt
+                arr[s["kurt_n"]] += 1
+        elif target >= 300.0:
+            arr[s["low_vib_sum"]] += vib
+            arr[s["low_vib_n"]] += 1
+
+    def _close_heating(self, v: array[float]) -> None:
+        s = self.s
+        arr = v
+        start = arr[s["heat_start"]]
+        if math.isnan(start):
+            return
+        minutes = (arr[s["heat_last_ts"]] - start) / 60.0
+        if minutes > 0:
+            arr[s["heat_minutes"]] += minutes
+            arr[s["heat_rise"]] += arr[s["heat_last_temp"]] - arr[s["heat_start_temp"]]
+        arr[s["heat_start"]] = NAN
+
+    def _heater_rule(self, state: DeviceState, temp: float, ts: float) -> list[Signal]:
+        v = state.v
+        s = self.s
+        rise = temp - v[s["heat_start_temp"]]
+        if rise >= HEATER_MIN_RISE_K:
+            return []
+        heating_power = _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]])
+        step = heating_power - v[s["base_power"]]
+        minutes = (ts - v[s["heat_start"]]) / 60.0
+        evidence = [
+            Evidence(
+                signal="heat_ramp_k_per_min",
+                baseline=1.0,
+                observed=round(rise / minutes, 3),
+                unit="K/min",
+            )
+        ]
+        if not math.isnan(step):
+            evidence.append(
+                Evidence(
+                    signal="heater_power_w", baseline=2000.0, observed=round(step, 1), unit="W"
+                )
+            )
+        fault = Fault.SENSOR_FAULT if step >= HEATER_STEP_W else Fault.HEATER_FAILURE
+        finding = self.detector.hard_finding(state, Kind.WASHER, fault, ts, tuple(evidence))
+        return [finding] if finding is not None else []
+
+    def on_cycle_end(self, state: DeviceState, event: CycleEndEvent, ts: float) -> list[Signal]:
+        v = state.v
+        s = self.s
+        if ts <= v[s["last_cycle_ts"]] or math.isnan(v[s["cycle_start"]]):
+            self.detector.late_samples += 1
+            return []
+        v[s["last_cycle_ts"]] = ts
+        self._close_heating(v)
+        d = event.data
+        heat_minutes = v[s["heat_minutes"]]
+        ramp = v[s["heat_rise"]] / heat_minutes if heat_minutes >= 2.0 else NAN
+        heat_step = _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]]) - v[s["base_power"]]
+        if heat_minutes < 2.0:
+            heat_step = NAN
+        y = [
+            _f(d.fill_time_s) if d.fill_time_s is not None else _nz(v[s["fill_s"]]),
+            _f(d.drain_time_s) if d.drain_time_s is not None else _nz(v[s["drain_s"]]),
+            ramp,
+            _mean(v[s["rpm_short_sum"]], v[s["rpm_short_n"]]),
+            _mean(v[s["spin_vib_sum"]], v[s["spin_vib_n"]]),
+            _mean(v[s["low_vib_sum"]], v[s["low_vib_n"]]),
+            float(d.unbalance_retries) if d.unbalance_retries is not None else NAN,
+            _mean(v[s["pump_sum"]], v[s["pump_n"]]),
+            _mean(v[s["spin_cur_sum"]], v[s["spin_vib_n"]]),
+            _f(d.max_spin_rpm),
+            _mean(v[s["kurt_sum"]], v[s["kurt_n"]]),
+            heat_step,
+        ]
+        load = d.load_kg if d.load_kg is not None else v[s["load"]]
+        inlet = v[s["inlet_temp"]]
+        target_temp = v[s["target_temp"]]
+        spin = v[s["max_target_rpm"]]
+        x = {
+            "c": 1.0,
+            "load": ((_or(load, 5.0)) - 5.0) / 3.0,
+            "inlet": ((_or(inlet, 15.0)) - 15.0) / 10.0,
+            "target": ((_or(target_temp, 40.0)) - 40.0) / 30.0,
+            "spin": (spin - 1000.0) / 400.0,
+        }
+        regime = d.program or "unknown"
+        state.regime = regime
+        v[s["cycle_start"]] = NAN
+        if d.error_code is not None:
+            return []
+        return self.detector.score_window(
+            state=state, kind=Kind.WASHER, regime=regime, x=x, x_external=x, y=y, ts=ts
+        )
+
+
+def _f(value: float | None) -> float:
+    return NAN if value is None else value
+
+
+def _or(value: float, default: float) -> float:
+    return default if math.isnan(value) else value
+
+
+def _nz(value: float) -> float:
+    return value if value > 0 else NAN
