@@ -8,9 +8,10 @@ outside the caller's scope is indistinguishable from a missing one: 404.
 
 Errors: 401 missing/wrong key, 403 role not allowed, 404 not found (or not yours),
 409 illegal transition (the body's ``detail`` says why), 422 bad input.
-"""
 
-from __future__ import annotations
+(No ``from __future__ import annotations`` here: FastAPI must see the route-local
+``Caller`` dependency alias as an object, not a string.)
+"""
 
 import secrets
 from dataclasses import dataclass
