@@ -1,6 +1,8 @@
 """REST routers of the service loop (``/api/v1``): work orders, dispatch, SLA, keys, webhooks.
 
-Mount them on the gateway's app with ``for r in service_routers(ctx): app.include_router(r)``.
+Mount them on the gateway's app: ``create_app(state, routers=service_routers(ctx),
+device_scope=device_scope(ctx))`` (the gateway app serves ``/devices`` and
+``/dead-letters`` itself; :func:`device_scope` makes it honour our keys).
 Every route needs ``Authorization: Bearer <token>``: the admin token
 (``HOUSECALL_ADMIN_TOKEN``) or a key made through ``POST /api/v1/api-keys``. Scoping
 (see :mod:`gateway.workorders.keys`) is applied in the queries themselves, so an order
@@ -23,7 +25,6 @@ from pydantic import AwareDatetime, BaseModel, Field, HttpUrl
 from sqlalchemy import select
 
 from edge.contract import WorkOrderStatus
-from gateway.device_table import Device
 from gateway.workorders.ids import new_id, utcnow
 from gateway.workorders.keys import Role, Scope, authenticate, create_key
 from gateway.workorders.lifecycle import IllegalTransition
@@ -136,7 +137,6 @@ def service_routers(ctx: ApiContext) -> list[APIRouter]:
     return [
         work_orders_router(ctx),
         dispatch_router(ctx),
-        devices_router(ctx),
         keys_router(ctx),
         webhooks_router(ctx),
     ]
@@ -266,38 +266,20 @@ def dispatch_router(ctx: ApiContext) -> APIRouter:
     return router
 
 
-def devices_router(ctx: ApiContext) -> APIRouter:
-    router = APIRouter(prefix=API, tags=["devices"])
-    Caller = Annotated[Scope, Depends(_scope_dependency(ctx))]  # noqa: N806
-    sessions = ctx.service.sessions
+def device_scope(ctx: ApiContext) -> Any:
+    """For ``gateway.api.app.create_app(device_scope=...)``: the gateway's own device and
+    dead-letter routes then accept our keys. Returns None (admin: every device) or the
+    caller's brand; technician keys get 403 there (they work through their orders)."""
+    scope_of = _scope_dependency(ctx)
 
-    @router.get("/devices", summary="Devices (brand keys: their brand's only)")
-    def list_devices(
-        scope: Caller,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: str | None = None,
-    ) -> dict[str, Any]:
-        _require(scope, Role.ADMIN, Role.BRAND)
-        query = select(Device).order_by(Device.device_id).limit(limit + 1)
+    def brand_scope(scope: Annotated[Scope, Depends(scope_of)]) -> str | None:
+        if scope.role is Role.ADMIN:
+            return None
         if scope.role is Role.BRAND:
-            query = query.where(Device.brand == scope.brand)
-        if cursor:
-            query = query.where(Device.device_id > cursor)
-        with sessions() as session:
-            rows = session.scalars(query).all()
-            items = [_device(d) for d in rows[:limit]]
-        return {"items": items, "next": items[-1]["device_id"] if len(rows) > limit else None}
+            return scope.brand
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "technician keys see orders, not devices")
 
-    @router.get("/devices/{device_id}", summary="One device")
-    def get_device(device_id: str, scope: Caller) -> dict[str, Any]:
-        _require(scope, Role.ADMIN, Role.BRAND)
-        with sessions() as session:
-            row = session.get(Device, device_id)
-            if row is None or (scope.role is Role.BRAND and row.brand != scope.brand):
-                raise HTTPException(404, f"no device {device_id}")
-            return _device(row)
-
-    return router
+    return brand_scope
 
 
 def keys_router(ctx: ApiContext) -> APIRouter:
@@ -456,21 +438,6 @@ def _technician(t: TechnicianRow, load: int) -> dict[str, Any]:
         "rating": t.rating,
         "active": t.active,
         "load": load,
-    }
-
-
-def _device(d: Device) -> dict[str, Any]:
-    return {
-        "device_id": d.device_id,
-        "kind": d.kind,
-        "brand": d.brand,
-        "model": d.model,
-        "firmware": d.firmware,
-        "region": d.region,
-        "installed_on": d.installed_on.isoformat() if d.installed_on else None,
-        "warranty_until": d.warranty_until.isoformat() if d.warranty_until else None,
-        "online": d.online,
-        "last_seen_at": iso(d.last_seen_at),
     }
 
 

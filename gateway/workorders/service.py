@@ -11,9 +11,14 @@ time, which every telemetry-driven decision uses:
 - faults the customer can fix safely (contract ``CUSTOMER_SELF_FIX``) first get a
   :class:`~edge.contract.Notice`; an order opens only if no
   :class:`~detectors.api.Recovery` arrives within the grace period (device time);
-- after ``resolved``, normal behaviour for ``verify_days`` of device time (washers:
-  ``verify_cycles`` cycles, told apart by gaps in their telemetry) marks the order
-  ``verified``; the same fault returning reopens it with the new evidence;
+- after ``resolved``, the detectors keep watching. Their
+  :class:`~detectors.api.Recovery` says the fault's evidence is back to normal (a
+  detector reports a fault once, then stays quiet until it recovers); from then on
+  ``verify_days`` of device time (washers: ``verify_cycles`` cycles, told apart by gaps
+  in their telemetry) without a new Finding marks the order ``verified``. The same
+  fault returning (a new Finding) reopens it with the new evidence; evidence that never
+  returns to normal within ``recovery_timeout`` (washers: ``recovery_timeout_cycles``)
+  reopens it too: the repair did not take;
 - a technician's root cause (or ``false_alarm``) goes back to the detectors through
   ``learn_from_outcome``.
 
@@ -102,6 +107,11 @@ class ServiceConfig:
     #: Normal behaviour needed after ``resolved`` (device time; washers count cycles).
     verify_days: float = 7.0
     verify_cycles: int = 8
+    #: Verification needs the detectors' Recovery (evidence back to normal) after the repair;
+    #: without one within this much device time (washers: cycles) the order reopens.
+    require_recovery: bool = True
+    recovery_timeout: timedelta = timedelta(days=4)
+    recovery_timeout_cycles: int = 6
     #: A washer telemetry gap longer than this starts a new cycle.
     washer_cycle_gap: timedelta = timedelta(minutes=20)
     auto_assign: bool = True
@@ -114,8 +124,10 @@ class _Verifying:
     order_id: str
     fault: str
     kind: str
+    #: first device time seen after the order was resolved
     since: datetime | None
     cycles: int
+    normal_since: datetime | None = None
     last_ts: datetime | None = None
 
 
@@ -197,7 +209,8 @@ class WorkOrderService:
         return self._count(self.open_or_update(finding))
 
     def on_recovery(self, recovery: Recovery) -> None:
-        """Telemetry is normal again: a pending self-fix notice worked, no order needed."""
+        """Telemetry is normal again: a self-fix notice worked, or a repair is taking."""
+        self._order_recovered(recovery)
         with self.sessions.begin() as session:
             row = session.scalars(
                 select(SelfFixNoticeRow).where(
@@ -213,6 +226,24 @@ class WorkOrderService:
         self._forget_grace(recovery.device_id, recovery.fault)
         self._count(OrderChange("self_fixed", notice_id=row.id))
         self._emit("self_fixed", {"device_id": recovery.device_id, "fault": recovery.fault})
+
+    def _order_recovered(self, recovery: Recovery) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(WorkOrderRow)
+                .where(
+                    WorkOrderRow.device_id == recovery.device_id,
+                    WorkOrderRow.fault == str(recovery.fault),
+                    WorkOrderRow.status.in_(ACTIVE_STATUSES),
+                )
+                .values(evidence_normal_since=recovery.normal_since)
+                .execution_options(synchronize_session=False)
+            )
+        with self._lock:
+            state = self._watches.verifying.get(recovery.device_id, {}).get(str(recovery.fault))
+            if state is not None:
+                state.normal_since = recovery.normal_since
+                state.cycles = 0
 
     # ------------------------------------------------------------------ open / update
 
@@ -247,6 +278,7 @@ class WorkOrderService:
                 )
                 .values(
                     occurrences=WorkOrderRow.occurrences + 1,
+                    evidence_normal_since=None,
                     last_seen_at=func.coalesce(finding.observed_at, WorkOrderRow.last_seen_at),
                     updated_wall_at=self.clock(),
                 )
@@ -497,16 +529,68 @@ class WorkOrderService:
             return
         if ts < state.since:
             return
-        if state.kind == Kind.WASHER:
+        washer = state.kind == Kind.WASHER
+        if washer:
             if state.last_ts is not None and ts - state.last_ts > self.config.washer_cycle_gap:
                 state.cycles += 1
                 self._save_verification(state)
             state.last_ts = ts
+        normal = state.normal_since is not None or not self.config.require_recovery
+        if not normal:
+            if washer:
+                timed_out = state.cycles > self.config.recovery_timeout_cycles
+            else:
+                timed_out = ts - state.since >= self.config.recovery_timeout
+            if timed_out:
+                self._reopen_persisting(device_id, state, ts)
+            return
+        if washer:
             done = state.cycles > self.config.verify_cycles  # N full cycles behind us
         else:
-            done = ts - state.since >= timedelta(days=self.config.verify_days)
+            start = max(state.since, state.normal_since or state.since)
+            done = ts - start >= timedelta(days=self.config.verify_days)
         if done:
             self._verify(device_id, state, ts)
+
+    def _reopen_persisting(self, device_id: str, state: _Verifying, ts: datetime) -> None:
+        """The evidence never returned to normal after the repair: the fix did not take."""
+        with self.sessions.begin() as session:
+            row = session.get(WorkOrderRow, state.order_id)
+            if row is None or row.status != S.RESOLVED:
+                view = None
+            else:
+                row.status = S.OPEN
+                row.reopened += 1
+                row.verify_since, row.verify_cycles = None, 0
+                row.sla_breached_wall_at = None
+                now = self.clock()
+                row.created_wall_at, row.updated_wall_at = now, now
+                row.due_wall_at = self.sla.due(now, row.severity)
+                limit = (
+                    f"{self.config.recovery_timeout_cycles} cycles"
+                    if state.kind == Kind.WASHER
+                    else f"{self.config.recovery_timeout.total_seconds() / 86400:g} days"
+                )
+                self._audit(
+                    session,
+                    row,
+                    "reopened",
+                    S.RESOLVED,
+                    TELEMETRY,
+                    device_at=ts,
+                    detail={
+                        "reason": f"the evidence did not return to normal within {limit}"
+                        " of the repair",
+                        "evidence": row.evidence,
+                    },
+                )
+                self._webhook(session, row, "work_order.reopened")
+                view = order_view(row)
+        self._forget_verification(device_id, state.fault)
+        if view is not None:
+            self._count(OrderChange("reopened", state.order_id))
+            self._emit("reopened", view)
+            self._auto_assign(state.order_id)
 
     def _save_verification(self, state: _Verifying) -> None:
         with self.sessions.begin() as session:
@@ -610,10 +694,11 @@ class WorkOrderService:
             self._webhook(session, row, "work_order.status_changed")
             view = order_view(row)
             kind, device_id, fault = row.kind, row.device_id, row.fault
+            normal_since = maybe_aware(row.evidence_normal_since)
         if target == S.RESOLVED:
             with self._lock:
                 self._watches.verifying.setdefault(device_id, {})[fault] = _Verifying(
-                    order_id, fault, kind, None, 0
+                    order_id, fault, kind, None, 0, normal_since
                 )
         elif previous == S.RESOLVED:
             self._forget_verification(device_id, fault)
@@ -778,7 +863,12 @@ class WorkOrderService:
             for o in session.scalars(select(WorkOrderRow).where(WorkOrderRow.status == S.RESOLVED)):
                 since = maybe_aware(o.verify_since)
                 watches.verifying.setdefault(o.device_id, {})[o.fault] = _Verifying(
-                    o.id, o.fault, o.kind, since, o.verify_cycles, None
+                    o.id,
+                    o.fault,
+                    o.kind,
+                    since,
+                    o.verify_cycles,
+                    maybe_aware(o.evidence_normal_since),
                 )
         with self._lock:
             # keep in-memory progress (last_ts) of states we already follow

@@ -83,6 +83,8 @@ class WorkOrderRow(Base):
     #: Device time from which normal behaviour counts towards verification (after resolved).
     verify_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verify_cycles: Mapped[int] = mapped_column(Integer, default=0)
+    #: Device time since which the detectors call the fault's evidence normal (a Recovery).
+    evidence_normal_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notice_id: Mapped[int | None] = mapped_column(Integer)
     created_wall_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,7 +11,9 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from gateway.workorders.api import ApiContext, service_routers
+from gateway.api.app import ApiState, create_app
+from gateway.metrics import GatewayMetrics
+from gateway.workorders.api import ApiContext, device_scope, service_routers
 from gateway.workorders.service import WorkOrderService
 
 ADMIN_TOKEN = "admin-test-token-0123456789"
@@ -24,10 +26,13 @@ def free_port() -> int:
 
 
 def build_app(service: WorkOrderService, admin_token: str = ADMIN_TOKEN) -> FastAPI:
-    app = FastAPI(title="Housecall (work orders under test)")
-    for router in service_routers(ApiContext(service, admin_token)):
-        app.include_router(router)
-    return app
+    """The gateway's own app with the service loop's routers and key scoping plugged in."""
+    ctx = ApiContext(service, admin_token)
+    engine = service.sessions.kw["bind"]
+    state = ApiState(engine=engine, metrics=GatewayMetrics(), recent=lambda _d, _n: [])
+    return create_app(
+        state, routers=service_routers(ctx), device_scope=device_scope(ctx), admin_token=admin_token
+    )
 
 
 @contextmanager

@@ -151,6 +151,9 @@ def test_keys_scope_what_callers_see(
     devices = client.get("/api/v1/devices", headers=aurora).json()["items"]
     assert [d["device_id"] for d in devices] == ["ac-aurora"]
     assert client.get("/api/v1/devices/wm-breeze", headers=aurora).status_code == 404
+    assert client.get("/api/v1/devices/ac-aurora", headers=aurora).status_code == 200
+    assert client.get("/api/v1/dead-letters", headers=aurora).status_code == 403
+    assert client.get("/api/v1/devices", headers=ADMIN).json()["items"][1]["brand"] == "Breeze"
     moved = client.post(
         f"/api/v1/work-orders/{breeze_order}/transitions", json={"to": "cancelled"}, headers=aurora
     )
@@ -166,6 +169,8 @@ def test_keys_scope_what_callers_see(
     assert accepted.status_code == 200
     assert accepted.json()["status"] == "accepted"
     assert client.get("/api/v1/api-keys", headers=tech_key).status_code == 403
+    assert client.get("/api/v1/devices", headers=tech_key).status_code == 403
+    assert client.get("/api/v1/devices", headers=bearer("wrong")).status_code == 401
 
     # keys are stored hashed and can be revoked
     keys = client.get("/api/v1/api-keys", headers=ADMIN).json()

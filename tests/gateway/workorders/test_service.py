@@ -250,17 +250,39 @@ def _resolved(
     return service, order_id
 
 
-def test_normal_behaviour_for_the_configured_days_verifies_the_fix(engine: Engine) -> None:
+def test_recovery_then_normal_days_verifies_the_fix(engine: Engine) -> None:
     service, order_id = _resolved(engine, "ac-1", Kind.AC, Fault.REFRIGERANT_LEAK, verify_days=7.0)
     dev = Dev("ac-1")
     start = T0 + timedelta(days=10)
-    for hour in range(0, 7 * 24, 6):
+    service.handle(dev, start, [])
+    normal = start + timedelta(hours=12)
+    service.handle(dev, normal, [recovery("ac-1", Fault.REFRIGERANT_LEAK, normal)])
+    for hour in range(12, 7 * 24 + 12, 6):
         service.handle(dev, start + timedelta(hours=hour), [])
-    assert service.get(order_id)["status"] == "resolved"
-    service.handle(dev, start + timedelta(days=7), [])
+    assert service.get(order_id)["status"] == "resolved"  # 7 days after the recovery: not yet
+    service.handle(dev, normal + timedelta(days=7), [])
     view = service.get(order_id)
     assert view["status"] == "verified"
+    assert view["verified_at"] == (normal + timedelta(days=7)).isoformat().replace("+00:00", "Z")
     assert service.audit(order_id)[-1]["actor"] == "telemetry"
+
+
+def test_evidence_that_never_recovers_reopens_the_order(engine: Engine) -> None:
+    service, order_id = _resolved(
+        engine, "ac-5", Kind.AC, Fault.REFRIGERANT_LEAK, recovery_timeout=timedelta(days=4)
+    )
+    dev = Dev("ac-5")
+    start = T0 + timedelta(days=10)
+    for hour in range(0, 4 * 24, 6):
+        service.handle(dev, start + timedelta(hours=hour), [])
+    assert service.get(order_id)["status"] == "resolved"
+    service.handle(dev, start + timedelta(days=4), [])
+    view = service.get(order_id)
+    assert view["status"] == "open"
+    assert view["reopened"] == 1
+    assert (
+        "did not return to normal within 4 days" in service.audit(order_id)[-1]["detail"]["reason"]
+    )
 
 
 def test_the_fault_returning_reopens_the_order_with_new_evidence(engine: Engine) -> None:
@@ -279,14 +301,78 @@ def test_the_fault_returning_reopens_the_order_with_new_evidence(engine: Engine)
     assert count_orders(engine) == 1
 
 
-def test_washer_verification_counts_cycles(engine: Engine) -> None:
+def test_washer_verification_counts_cycles_after_the_recovery(engine: Engine) -> None:
     service, order_id = _resolved(engine, "wm-3", Kind.WASHER, Fault.BEARING_WEAR, verify_cycles=3)
     dev = Dev("wm-3")
     day = T0 + timedelta(days=5)
-    for cycle in range(4):
+    for cycle in range(5):
         begin = day + timedelta(days=cycle)
         for sample in range(0, 3600, 10):  # one hour of samples every 10 s
             service.handle(dev, begin + timedelta(seconds=sample), [])
+        if cycle == 0:  # the detectors see normal cycles again
+            end = begin + timedelta(hours=1)
+            service.handle(dev, end, [recovery("wm-3", Fault.BEARING_WEAR, end)])
         if cycle < 3:
             assert service.get(order_id)["status"] == "resolved"
     assert service.get(order_id)["status"] == "verified"
+
+
+def test_washer_without_recovery_reopens_after_the_timeout_cycles(engine: Engine) -> None:
+    service, order_id = _resolved(
+        engine, "wm-4", Kind.WASHER, Fault.BEARING_WEAR, recovery_timeout_cycles=2
+    )
+    dev = Dev("wm-4")
+    for cycle in range(3):
+        begin = T0 + timedelta(days=5 + cycle)
+        for sample in range(0, 1800, 30):
+            service.handle(dev, begin + timedelta(seconds=sample), [])
+    assert service.get(order_id)["status"] == "open"
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def test_new_orders_are_dispatched_by_skill_region_load_and_rating(engine: Engine) -> None:
+    from gateway.workorders.ids import utcnow
+    from gateway.workorders.tables import ProviderRow, TechnicianRow
+
+    service, _ = make_service(engine)
+    with service.sessions.begin() as s:
+        s.add(
+            ProviderRow(
+                id="sp_1",
+                name="CoolFix",
+                skills=["ac"],
+                regions=["CN-32"],
+                rating=4.5,
+                created_wall_at=utcnow(),
+            )
+        )
+        for tech_id, skills, regions, rating in (
+            ("t_star", [], [], 4.9),  # inherits the provider's skills and regions
+            ("t_ok", ["ac"], ["CN-32"], 4.2),
+            ("t_far", ["ac"], ["CN-11"], 5.0),
+            ("t_washer", ["washer"], ["CN-32"], 5.0),
+        ):
+            s.add(
+                TechnicianRow(
+                    id=tech_id,
+                    name=tech_id,
+                    provider_id="sp_1",
+                    skills=skills,
+                    regions=regions,
+                    daily_capacity=1,
+                    rating=rating,
+                    active=True,
+                    created_wall_at=utcnow(),
+                )
+            )
+    for n in range(3):
+        add_device(engine, f"ac-{n}", region="CN-32")
+    first = service.get(service.on_finding(finding("ac-0")).order_id or "")
+    second = service.get(service.on_finding(finding("ac-1")).order_id or "")
+    third = service.get(service.on_finding(finding("ac-2")).order_id or "")
+    assert (first["status"], first["technician_id"]) == ("assigned", "t_star")
+    assert second["technician_id"] == "t_ok"  # t_star is at capacity
+    assert (third["status"], third["technician_id"]) == ("open", None)  # nobody left
+    assert service.audit(first["id"])[-1]["actor"] == "dispatch"

@@ -1,0 +1,139 @@
+"""The service loop as one part to plug into the gateway: sink, routers, background workers.
+
+``housecall gateway`` and the demo wire it like this::
+
+    loop = ServiceLoop(engine, admin_token=..., detector=fleet,
+                       mqtt_url=lambda: gateway.mqtt_url)
+    gateway = Gateway(settings, detector=fleet, sink=loop.service,
+                      routers=loop.routers(), device_scope=loop.device_scope())
+    gateway.start(); loop.start()
+    ...
+    loop.stop(); gateway.stop()
+
+Background workers (wall clock, what networks and people do): the webhook
+dispatcher (outbox -> HTTP, retries) and the SLA sweeper (flags breached orders).
+Notices go out over MQTT through a publisher connected on first use, because the
+embedded broker's address is only known once the gateway has started.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from detectors.api import FleetDetector
+from edge.contract import Notice
+from edge.mqtt_url import MqttUrl
+from edge.publisher import MqttPublisher
+from gateway.db import create_schema
+from gateway.workorders import tables  # noqa: F401 - registers the tables on Base
+from gateway.workorders.api import ApiContext, device_scope, service_routers
+from gateway.workorders.notices import MqttNoticePublisher, NoticePublisher
+from gateway.workorders.service import ServiceConfig, WorkOrderService
+from gateway.workorders.webhooks import Backoff, Sender, WebhookDispatcher
+
+log = logging.getLogger(__name__)
+
+
+class LazyMqttNotices:
+    """Connects an :class:`MqttPublisher` the first time a notice is sent."""
+
+    def __init__(self, url: Callable[[], MqttUrl | None], client_id: str) -> None:
+        self._url = url
+        self._client_id = client_id
+        self._publisher: MqttPublisher | None = None
+        self._notices: MqttNoticePublisher | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, notice: Notice, /) -> None:
+        with self._lock:
+            if self._notices is None:
+                url = self._url()
+                if url is None:
+                    raise RuntimeError("no MQTT broker to publish notices to")
+                self._publisher = MqttPublisher(url, self._client_id, max_inflight=100)
+                self._publisher.connect()
+                self._notices = MqttNoticePublisher(self._publisher)
+        self._notices(notice)
+
+    @property
+    def published(self) -> int:
+        return self._notices.published if self._notices else 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._publisher is not None:
+                self._publisher.close(flush_timeout_s=5)
+                self._publisher = None
+                self._notices = None
+
+
+class ServiceLoop:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        admin_token: str | None = None,
+        detector: FleetDetector | None = None,
+        mqtt_url: Callable[[], MqttUrl | None] | None = None,
+        notices: NoticePublisher | None = None,
+        client_id: str = "housecall-gateway",
+        config: ServiceConfig | None = None,
+        sender: Sender | None = None,
+        backoff: Backoff | None = None,
+        sla_sweep_s: float = 60.0,
+        webhook_poll_s: float = 0.5,
+    ) -> None:
+        create_schema(engine)
+        self._lazy: LazyMqttNotices | None = None
+        if notices is None and mqtt_url is not None:
+            self._lazy = LazyMqttNotices(mqtt_url, f"{client_id}-notices")
+            notices = self._lazy
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        self.service = WorkOrderService(
+            sessions, detector=detector, publish_notice=notices, config=config
+        )
+        self.webhooks = WebhookDispatcher(sessions, sender=sender, backoff=backoff)
+        self.context = ApiContext(self.service, admin_token)
+        self._sla_sweep_s = sla_sweep_s
+        self._webhook_poll_s = webhook_poll_s
+        self._stop = threading.Event()
+        self._sla_thread: threading.Thread | None = None
+
+    def routers(self) -> list[APIRouter]:
+        return service_routers(self.context)
+
+    def device_scope(self) -> Any:
+        return device_scope(self.context)
+
+    def start(self) -> ServiceLoop:
+        self._stop.clear()
+        self.webhooks.start(self._webhook_poll_s)
+        self._sla_thread = threading.Thread(target=self._sweep, name="housecall-sla", daemon=True)
+        self._sla_thread.start()
+        return self
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(self._sla_sweep_s):
+            try:
+                self.service.sweep_sla()
+            except Exception:  # a database hiccup must not end the sweeper
+                log.exception("SLA sweep failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.webhooks.stop()
+        if self._sla_thread is not None:
+            self._sla_thread.join(10)
+        if self._lazy is not None:
+            self._lazy.close()
+
+    @property
+    def notices_published(self) -> int:
+        return self._lazy.published if self._lazy else 0
