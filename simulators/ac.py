@@ -1,0 +1,609 @@
+"""Inverter split air conditioners, stepped together as numpy arrays (one row per unit).
+
+Per step (one telemetry interval of device time, 30 to 300 s) every unit:
+
+1. decides what the household wants (mode, setpoint, schedule, open windows);
+2. runs its inverter controller: a PI loop on the room error sets compressor Hz,
+   a thermostat stops the compressor below the setpoint, protections droop Hz
+   near the high-pressure and discharge limits and trip beyond them;
+3. solves a quasi-steady vapour-compression cycle: the evaporating temperature
+   balances the compressor's pumping capacity (Hz x suction density from the
+   fitted saturation curve x volumetric efficiency) against the air-side heat
+   transfer ``UA (T_air - T_evap)``; the condensing temperature rejects the
+   evaporator heat plus the compressor work; the EEV holds superheat until it
+   runs out of travel; discharge temperature follows polytropic compression;
+4. moves the room temperature exactly (exponential step) under envelope, sun,
+   people, window and the unit's delivered capacity, so any interval is stable;
+5. reads its sensors: noise, quantisation, rare one-sample glitches, and the
+   injected sensor faults.
+
+Faults act on physical parameters, never on readings directly (except sensor
+faults): charge deficit starves the evaporator once the EEV saturates, fouling
+and a fading outdoor fan cut the condenser's UA, a dirty filter cuts indoor
+airflow, compressor wear cuts volumetric efficiency. The customer notices when
+the room stays > 2 K off the setpoint for an hour at full compressor speed, or
+at a protective trip; the unit then reports an error code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulators.catalog import AcModel
+from simulators.refrigerant import PROPS
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+MODE_OFF, MODE_COOL, MODE_HEAT, MODE_DRY, MODE_FAN = 0, 1, 2, 3, 4
+MODE_NAMES = ("off", "cool", "heat", "dry", "fan")
+
+#: Reading names in the order of the rows of :attr:`AcStep.values`.
+AC_FIELDS = (
+    "setpoint_c",
+    "room_temp_c",
+    "supply_temp_c",
+    "outdoor_temp_c",
+    "indoor_coil_temp_c",
+    "outdoor_coil_temp_c",
+    "suction_temp_c",
+    "discharge_temp_c",
+    "compressor_hz",
+    "compressor_current_a",
+    "eev_steps",
+    "indoor_fan_rpm",
+    "outdoor_fan_rpm",
+    "power_w",
+)
+_FIELD = {name: i for i, name in enumerate(AC_FIELDS)}
+#: Thermistors a sensor fault can hit, as row numbers of the readings.
+SENSOR_ROWS = {
+    name: _FIELD[name]
+    for name in (
+        "room_temp_c",
+        "indoor_coil_temp_c",
+        "outdoor_coil_temp_c",
+        "suction_temp_c",
+        "discharge_temp_c",
+    )
+}
+
+# Error codes the units show (and publish as contract ``error`` events).
+CODE_SHORTFALL = "E20"
+CODE_HIGH_PRESSURE = "E1"
+CODE_DISCHARGE = "E3"
+CODE_FREEZE = "E5"
+CODE_SENSOR = "E6"
+CODE_FAN_LOCK = "E8"
+ERROR_TEXT = {
+    CODE_SHORTFALL: "room not reaching setpoint at full capacity",
+    CODE_HIGH_PRESSURE: "high pressure protection",
+    CODE_DISCHARGE: "discharge temperature protection",
+    CODE_FREEZE: "indoor coil anti-freeze protection",
+    CODE_SENSOR: "thermistor open circuit",
+    CODE_FAN_LOCK: "outdoor fan motor locked",
+}
+
+_SHORTFALL_S = 3600.0
+_LOCKOUT_S = 180.0
+_DEFROST_S = 360.0
+_T_EVAP_REF = 10.0
+_T_COND_DROOP = 58.0
+_T_DISCHARGE_DROOP = 104.0
+
+
+@dataclass
+class AcFaultInputs:
+    """Physical degradation per unit for this step (0 = healthy)."""
+
+    charge_deficit: FloatArray
+    condenser_fouling: FloatArray
+    fan_health: FloatArray  # 1 healthy, < 0.35 stalls, 0 dead
+    filter_block: FloatArray
+    compressor_wear: FloatArray
+    #: Sensor faults: reading row (-1 none), mode (1 stuck, 2 drift, 3 open), drift in K.
+    sensor_row: IntArray
+    sensor_mode: IntArray
+    sensor_drift_k: FloatArray
+
+    @classmethod
+    def healthy(cls, n: int) -> AcFaultInputs:
+        return cls(
+            np.zeros(n),
+            np.zeros(n),
+            np.ones(n),
+            np.zeros(n),
+            np.zeros(n),
+            np.full(n, -1, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n),
+        )
+
+
+@dataclass
+class AcStep:
+    """What one step produced: readings (rows = :data:`AC_FIELDS`, NaN = null) and events."""
+
+    mode: IntArray
+    values: FloatArray  # (fields, units)
+    #: (unit, code) errors the units raised this step.
+    errors: list[tuple[int, str]]
+    #: (unit, action, value) user actions this step (setpoint, mode).
+    user: list[tuple[int, str, float | str]]
+    #: Ground-truth internals for tests and evaluation (not published).
+    truth: dict[str, FloatArray] = field(default_factory=dict)
+
+
+class AcFleet:
+    """All air conditioners of a run, as arrays; :meth:`step` advances them by ``dt``."""
+
+    def __init__(
+        self,
+        models: list[AcModel],
+        region_idx: IntArray,
+        utc_offset_h: FloatArray,
+        rng: np.random.Generator,
+        new_unit: BoolArray,
+        *,
+        windows_per_week: float = 1.0,
+        glitch_rate: float = 0.0005,
+    ) -> None:
+        n = len(models)
+        self.n = n
+        self.region_idx = region_idx
+        self.utc_offset_h = utc_offset_h
+        self.rng = rng
+        self.glitch_rate = glitch_rate
+        self.windows_per_week = windows_per_week
+        f = np.array
+        self.cap_w = f([m.capacity_w for m in models])
+        self.hz_min = f([m.hz_min for m in models], dtype=np.float64)
+        self.hz_max = f([m.hz_max for m in models], dtype=np.float64)
+        self.hz_nom = f([m.hz_nominal for m in models], dtype=np.float64)
+        self.in_fan_max = f([m.indoor_fan_max_rpm for m in models], dtype=np.float64)
+        self.out_fan_max = f([m.outdoor_fan_max_rpm for m in models], dtype=np.float64)
+        self.is_r32 = f([m.refrigerant == "R32" for m in models])
+        r32, r410 = PROPS["R32"], PROPS["R410A"]
+        self._sat = tuple(np.where(self.is_r32, getattr(r32, k), getattr(r410, k)) for k in "abc")
+        self.exponent = np.where(self.is_r32, r32.discharge_exponent, r410.discharge_exponent)
+        self.eta = np.where(self.is_r32, 0.60, 0.57) * rng.uniform(0.97, 1.03, n)
+        # Heat exchangers sized from the nominal capacity (unit-to-unit spread of a few %).
+        self.ua_in = self.cap_w / 13.0 * rng.uniform(0.95, 1.05, n)
+        self.ua_out = self.cap_w * 1.3 / 10.0 * rng.uniform(0.95, 1.05, n)
+        self.eev_k = 260.0 * rng.uniform(0.92, 1.08, n)
+        # The room: effective envelope UA, thermal mass, sun and people, sized to the unit.
+        sizing = rng.uniform(0.5, 0.8, n)
+        design_load = sizing * self.cap_w
+        self.ua_room = np.maximum(25.0, (0.7 * design_load - 180.0) / 8.0)
+        self.c_room = self.ua_room * rng.uniform(1.5, 3.5, n) * 3600.0  # tau of 1.5-3.5 h
+        self.solar_w = 0.25 * design_load * rng.uniform(0.5, 1.3, n)
+        self.ua_window = self.ua_room * rng.uniform(1.5, 3.0, n)
+        # Households: schedule, setpoints, when they switch to cooling or heating.
+        self.profile = rng.integers(0, 4, n)
+        self.cool_sp = np.round(rng.uniform(22.0, 26.5, n) * 2) / 2
+        self.heat_sp = np.round(rng.uniform(19.0, 23.0, n) * 2) / 2
+        self.cool_above = rng.uniform(20.0, 24.0, n)
+        self.heat_below = rng.uniform(11.0, 15.5, n)
+        self.humid_region = np.zeros(n, dtype=bool)
+        self.sensor_bias = rng.normal(0.0, 0.15, (len(AC_FIELDS), n))
+        # Brand-new units run in: volumetric efficiency a few % low for their first weeks.
+        self.new_unit = new_unit
+        self.run_in = np.where(new_unit, rng.uniform(0.02, 0.05, n), 0.0)
+        # State.
+        self.t_room = np.full(n, 24.0)
+        self.t_room_set = False
+        self.hz = np.zeros(n)
+        self.integ = np.zeros(n)
+        self.comp_on = np.zeros(n, dtype=bool)
+        self.lockout_until = np.zeros(n)
+        self.hz_cap = self.hz_max.copy()
+        self.frost = np.zeros(n)
+        self.defrost_left = np.zeros(n)
+        self.shortfall_s = np.zeros(n)
+        self.prev_off_by = np.zeros(n)
+        self.freeze_s = np.zeros(n)
+        self.last_error_s = np.full(n, -1e12)
+        self.setpoint = np.full(n, np.nan)
+        self.mode = np.zeros(n, dtype=np.int64)
+        self.t_evap = np.full(n, 10.0)
+        self.t_cond = np.full(n, 40.0)
+        self.stuck_value = np.full(n, np.nan)
+        self.window_until = np.zeros(n)
+        self.day_state_for = -1
+        self.day_shift_h = np.zeros(n)
+        self.day_skip = np.zeros(n, dtype=bool)
+        self.day_sp_delta = np.zeros(n)
+        self.day_sp_hour = np.zeros(n)
+        self.day_alt_mode = np.zeros(n, dtype=np.int64)
+        self.last_day_mode = np.zeros(n, dtype=np.int64)
+
+    # -- household -----------------------------------------------------------------
+
+    def _new_day(self, day: int) -> None:
+        """Draw today's variations of each household's routine."""
+        rng = self.rng
+        n = self.n
+        self.day_state_for = day
+        self.day_shift_h = rng.normal(0.0, 0.7, n)
+        self.day_skip = rng.random(n) < 0.08
+        change = rng.random(n) < 0.25
+        self.day_sp_delta = np.where(change, rng.choice([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0], n), 0.0)
+        self.day_sp_hour = rng.uniform(0.0, 24.0, n)
+        alt = rng.random(n)
+        self.day_alt_mode = np.where(
+            alt < 0.05, MODE_DRY, np.where(alt < 0.07, MODE_FAN, MODE_COOL)
+        ).astype(np.int64)
+
+    def _wanted(
+        self, t_s: float, dt: float, daily_mean: FloatArray, outdoor: FloatArray
+    ) -> tuple[IntArray, FloatArray, BoolArray]:
+        """Mode, setpoint and presence the household wants now."""
+        day = int(t_s // 86400.0)
+        if day != self.day_state_for:
+            self._new_day(day)
+        hour = ((t_s / 3600.0 + self.utc_offset_h) % 24.0 + self.day_shift_h) % 24.0
+        prof = self.profile
+        evenings = (hour >= 17.0) | (hour < 7.5)
+        home_all_day = (hour >= 8.0) & (hour < 23.5)
+        nights = (hour >= 21.0) | (hour < 7.0)
+        present = np.select(
+            [prof == 0, prof == 1, prof == 2], [evenings, home_all_day, nights], default=True
+        )
+        present &= ~self.day_skip
+        season = np.where(
+            daily_mean > self.cool_above,
+            MODE_COOL,
+            np.where(daily_mean < self.heat_below, MODE_HEAT, MODE_OFF),
+        )
+        season = np.where((season == MODE_OFF) & (outdoor > 28.0), MODE_COOL, season)
+        season = np.where(season == MODE_COOL, self.day_alt_mode, season)
+        mode = np.where(present, season, MODE_OFF).astype(np.int64)
+        local_h = (t_s / 3600.0 + self.utc_offset_h) % 24.0
+        delta = np.where(local_h >= self.day_sp_hour, self.day_sp_delta, 0.0)
+        setpoint = np.where(mode == MODE_HEAT, self.heat_sp - delta, self.cool_sp + delta)
+        # Windows opened now and then while someone is home (longer when mild outside).
+        p_open = self.windows_per_week / 7.0 / 14.0 * dt / 3600.0
+        opening = present & (self.rng.random(self.n) < p_open)
+        self.window_until = np.where(
+            opening, t_s + self.rng.uniform(900.0, 4800.0, self.n), self.window_until
+        )
+        return mode, setpoint, present
+
+    # -- one step ------------------------------------------------------------------
+
+    def step(
+        self,
+        t_s: float,
+        dt: float,
+        *,
+        outdoor: FloatArray,
+        sun: FloatArray,
+        daily_mean: FloatArray,
+        powered: BoolArray,
+        faults: AcFaultInputs,
+    ) -> AcStep:
+        n = self.n
+        rng = self.rng
+        noise = rng.normal(0.0, 1.0, (len(AC_FIELDS), n))
+        glitch = rng.random((len(AC_FIELDS), n)) < self.glitch_rate
+        if not self.t_room_set:
+            self.t_room = np.clip(outdoor + rng.normal(0.0, 1.0, n), 16.0, 30.0)
+            self.t_room_set = True
+        want_mode, want_sp, _present = self._wanted(t_s, dt, daily_mean, outdoor)
+        want_mode = np.where(powered, want_mode, MODE_OFF)
+        user: list[tuple[int, str, float | str]] = []
+        changed_mode = np.nonzero((want_mode != self.mode) & powered)[0]
+        for i in changed_mode.tolist():
+            user.append((i, "mode", MODE_NAMES[int(want_mode[i])]))
+        changed_sp = np.nonzero(
+            (want_mode != MODE_OFF)
+            & (want_mode == self.mode)
+            & (np.abs(want_sp - np.where(np.isnan(self.setpoint), want_sp, self.setpoint)) > 0.01)
+        )[0]
+        for i in changed_sp.tolist():
+            user.append((i, "setpoint", float(want_sp[i])))
+        self.mode = want_mode
+        self.setpoint = want_sp
+        mode = want_mode
+        cooling = (mode == MODE_COOL) | (mode == MODE_DRY)
+        heating = mode == MODE_HEAT
+        conditioning = cooling | heating
+
+        # -- controller --
+        err = np.where(heating, want_sp - self.t_room, self.t_room - want_sp)
+        locked = t_s < self.lockout_until
+        starting = conditioning & ~self.comp_on & (err > 0.3) & ~locked
+        stopping = self.comp_on & ((err < -1.0) | ~conditioning | locked)
+        self.comp_on = (self.comp_on | starting) & ~stopping
+        self.integ = np.where(self.comp_on, self.integ, 0.3 * self.hz_nom)
+        kp = 18.0
+        ki = 0.006
+        hz_cmd = kp * err + self.integ
+        hz_ceiling = np.where(mode == MODE_DRY, np.minimum(45.0, self.hz_max), self.hz_max)
+        saturated_hi = (hz_cmd >= hz_ceiling) & (err > 0)
+        saturated_lo = (hz_cmd <= self.hz_min) & (err < 0)
+        self.integ = np.where(
+            self.comp_on & ~saturated_hi & ~saturated_lo,
+            np.clip(self.integ + ki * err * dt, 0.0, self.hz_max),
+            self.integ,
+        )
+        hz = np.where(self.comp_on, np.clip(hz_cmd, self.hz_min, hz_ceiling), 0.0)
+        hz = np.where(starting, np.minimum(hz, 0.6 * self.hz_nom), hz)
+        hz = np.round(hz)
+        defrosting = heating & self.comp_on & (self.defrost_left > 0)
+        hz = np.where(defrosting, np.round(0.7 * self.hz_nom), hz)
+        running = hz > 0
+
+        # -- fans --
+        demand = np.clip(err / 2.0, 0.0, 1.0)
+        in_cmd = np.where(
+            mode == MODE_OFF,
+            0.0,
+            np.where(
+                mode == MODE_DRY,
+                0.4,
+                np.where(mode == MODE_FAN, 0.7, np.where(running, 0.55 + 0.45 * demand, 0.4)),
+            ),
+        )
+        in_cmd = np.where(defrosting, 0.0, in_cmd)
+        in_rpm = in_cmd * self.in_fan_max * (1.0 + 0.25 * faults.filter_block)
+        airflow_in = in_cmd * (1.0 - 0.75 * faults.filter_block)
+        out_cmd = np.where(running & ~defrosting, 0.45 + 0.55 * hz / self.hz_max, 0.0)
+        fan_alive = faults.fan_health >= 0.35
+        out_rpm = out_cmd * self.out_fan_max * np.where(fan_alive, faults.fan_health, 0.0)
+        airflow_out = np.maximum(out_rpm / self.out_fan_max, 0.12)
+
+        # -- refrigerant cycle --
+        ua_in = self.ua_in * np.maximum(airflow_in, 0.05) ** 0.8
+        ua_out = self.ua_out * airflow_out**0.75 * (1.0 - faults.condenser_fouling)
+        frost_factor = 1.0 / (1.0 + 0.8 * self.frost)
+        ua_out_heat = (
+            self.ua_out * airflow_out**0.75 * (1.0 - 0.7 * faults.condenser_fouling) * frost_factor
+        )
+        ua_evap = np.where(heating, ua_out_heat, ua_in)
+        ua_cond = np.where(heating, ua_in, ua_out)
+        air_evap = np.where(heating, outdoor, self.t_room)
+        air_cond = np.where(heating, self.t_room, outdoor)
+        deficit = faults.charge_deficit
+        wear_eff = 1.0 - 0.55 * faults.compressor_wear
+        t_e = np.minimum(self.t_evap, air_evap - 0.5)
+        t_c = np.maximum(self.t_cond, air_cond + 0.5)
+        a, b, c = self._sat
+        starvation = np.zeros(n)
+        t_dis_est = np.full(n, 60.0)
+        q_e = np.zeros(n)
+        w = np.zeros(n)
+        hz_req = hz
+        hz_lim = np.minimum(hz_req, self.hz_cap + 6.0 * dt / 60.0)
+        for _ in range(6):
+            # Firmware droops the compressor within seconds near the pressure and
+            # discharge limits, so the droop acts inside the steady-state solution.
+            over = np.maximum(6.0 * (t_c - _T_COND_DROOP), 3.0 * (t_dis_est - _T_DISCHARGE_DROOP))
+            hz_lim = np.clip(hz_lim - 0.6 * np.maximum(over, 0.0), self.hz_min, None)
+            hz = np.where(running & ~defrosting, np.round(hz_lim), hz_req)
+            hz = np.where(running, hz, 0.0)
+            q0 = self.cap_w * hz / self.hz_nom * wear_eff
+            p_e = np.exp(a + b * t_e + c * t_e * t_e)
+            p_c = np.exp(a + b * t_c + c * t_c * t_c)
+            ratio = p_c / p_e
+            vol_eff = np.clip(1.0 - 0.03 * (ratio - 2.8), 0.5, 1.1) * (1.0 - self.run_in)
+            # The EEV opens to hold superheat: it needs more travel as charge is lost
+            # (flash gas at its inlet) and as the pressure difference shrinks.
+            dp = np.maximum(p_c - p_e, 150.0)
+            steps_req = (
+                self.eev_k * (q0 / self.cap_w) * np.sqrt(1800.0 / dp) * (1.0 + 3.0 * deficit)
+            )
+            starvation = np.clip(steps_req / 480.0 - 1.0, 0.0, 0.9) * (deficit > 0)
+            ua_eff = ua_evap * (1.0 - 0.8 * starvation) * (1.0 - 0.6 * deficit)
+            rho = p_e / np.exp(a + b * _T_EVAP_REF + c * _T_EVAP_REF**2)
+            q_comp = q0 * rho * vol_eff
+            # Newton step on f(T_e) = Q_comp(T_e) - UA (T_air - T_e).
+            dlnp = b + 2 * c * t_e
+            f_val = q_comp - ua_eff * (air_evap - t_e)
+            f_der = q_comp * dlnp + ua_eff
+            t_e = np.where(running, t_e - f_val / np.maximum(f_der, 1.0), air_evap)
+            t_e = np.minimum(t_e, air_evap - 0.2)
+            q_e = np.maximum(ua_eff * (air_evap - t_e), 0.0)
+            lift = np.maximum(t_c - t_e, 5.0)
+            part_load = 1.0 - 0.12 * np.abs(hz / self.hz_nom - 0.8)
+            cop_comp = self.eta * part_load * (t_e + 273.15) / (lift + 4.0)
+            # Internal leakage recompresses gas: wasted work per unit of useful capacity.
+            w = q_e / np.maximum(cop_comp, 0.5) * (1.0 + 0.35 * faults.compressor_wear)
+            t_c = np.where(running, air_cond + (q_e + w) / np.maximum(ua_cond, 1.0), air_cond)
+            sh_est = 5.0 + 38.0 * starvation
+            t_dis_est = (t_e + sh_est + 273.15) * np.maximum(ratio, 1.0) ** self.exponent - 273.15
+            t_dis_est = t_dis_est + 4.0 * hz / self.hz_max
+        self.t_evap = np.where(running, t_e, air_evap)
+        self.t_cond = np.where(running, t_c, air_cond)
+        t_e = self.t_evap
+        t_c = self.t_cond
+        p_e = np.exp(a + b * t_e + c * t_e * t_e)
+        p_c = np.exp(a + b * t_c + c * t_c * t_c)
+        ratio = p_c / p_e
+        sh_target = np.where(heating, 3.0, 5.0)
+        superheat = (
+            sh_target
+            + 38.0 * starvation
+            - 2.5 * faults.filter_block * cooling
+            - 2.0 * faults.compressor_wear
+            - 1.2 * faults.condenser_fouling * cooling
+            + 0.4 * noise[_FIELD["suction_temp_c"]]
+        )
+        superheat = np.where(starting, superheat + 6.0, superheat)
+        superheat = np.maximum(superheat, 0.3)
+        t_suction = t_e + superheat
+        t_discharge = (t_suction + 273.15) * np.maximum(ratio, 1.0) ** self.exponent - 273.15
+        t_discharge = (
+            t_discharge
+            + 4.0 * (hz / self.hz_max)
+            - 10.0 * faults.filter_block * cooling
+            - np.where(starting, 15.0, 0.0)
+        )
+        dp = np.maximum(p_c - p_e, 150.0)
+        eev_open = self.eev_k * (q0 / self.cap_w) * np.sqrt(1800.0 / dp) * (1.0 + 3.0 * deficit)
+        eev_open = eev_open * (1.0 - 0.25 * faults.filter_block * cooling)
+        eev = np.where(running, np.clip(eev_open, 40.0, 480.0), np.where(conditioning, 100.0, 0.0))
+        # Delivered capacity to the room: cooling removes Q_e, heating adds Q_e + W.
+        q_cool = np.where(cooling & running & ~defrosting, q_e, 0.0)
+        q_heat = np.where(heating & running & ~defrosting, q_e + w, 0.0)
+        q_heat = np.where(defrosting, -0.15 * self.cap_w, q_heat)
+        fan_w = 8.0 + 45.0 * in_cmd**3 * (1.0 + 0.5 * faults.filter_block) + 60.0 * out_cmd**3
+        comp_w = np.where(running, w, 0.0)
+        power = np.where(mode == MODE_OFF, 4.0, comp_w / 0.94 + fan_w)
+        current = np.where(running, comp_w / 0.94 / 230.0 / 0.97, 0.0)
+        air_mass = 0.26 * self.cap_w / 3500.0 * np.maximum(airflow_in, 0.05)
+        supply = np.where(
+            running & cooling,
+            self.t_room - 0.72 * q_e / (air_mass * 1005.0),
+            np.where(
+                running & heating & ~defrosting,
+                self.t_room + q_heat / (air_mass * 1005.0),
+                self.t_room + 0.3,
+            ),
+        )
+        supply = np.where(cooling & running, np.maximum(supply, t_e + 1.0), supply)
+
+        # -- protections and what the customer notices --
+        errors: list[tuple[int, str]] = []
+        hp_limit = 4150.0
+        self.hz_cap = np.where(running & ~defrosting, hz_lim, self.hz_max)
+        trip_hp = running & (p_c > hp_limit)
+        trip_dis = running & (t_discharge > 115.0) & ~trip_hp
+        fan_lock = running & ~fan_alive & (out_cmd > 0)
+        freezing = running & cooling & (t_e < -1.0)
+        self.freeze_s = np.where(freezing, self.freeze_s + dt, 0.0)
+        trip_freeze = self.freeze_s >= 900.0
+        full = running & (hz_req >= hz_ceiling - 1.0)
+        off_by = np.where(heating, want_sp - self.t_room, self.t_room - want_sp)
+        # Coming home to a hot room is not a complaint while the room is getting better.
+        improving = (self.prev_off_by - off_by) > 0.5 * dt / 3600.0
+        self.prev_off_by = off_by
+        short = full & conditioning & (off_by > 2.0) & ~improving
+        self.shortfall_s = np.where(short, self.shortfall_s + dt, 0.0)
+        shortfall = self.shortfall_s >= _SHORTFALL_S
+        quiet = t_s - self.last_error_s > 6 * 3600.0
+        for mask, code in (
+            (fan_lock, CODE_FAN_LOCK),
+            (trip_hp & ~fan_lock, CODE_HIGH_PRESSURE),
+            (trip_dis & ~fan_lock, CODE_DISCHARGE),
+            (trip_freeze, CODE_FREEZE),
+            (shortfall, CODE_SHORTFALL),
+        ):
+            hit = mask & quiet
+            for i in np.nonzero(hit)[0].tolist():
+                errors.append((i, code))
+            quiet = quiet & ~hit
+            if code != CODE_SHORTFALL:
+                self.lockout_until = np.where(mask, t_s + _LOCKOUT_S, self.lockout_until)
+        for i, _ in errors:
+            self.last_error_s[i] = t_s
+        self.shortfall_s = np.where(shortfall, 0.0, self.shortfall_s)
+        self.freeze_s = np.where(trip_freeze, 0.0, self.freeze_s)
+
+        # -- frost and defrost (heating) -----------------------------------------------------
+        frosting = heating & running & ~defrosting & (t_e < -1.0)
+        self.frost = np.where(frosting, self.frost + dt / 3600.0 * (0.4 + 0.05 * -t_e), self.frost)
+        start_defrost = heating & running & ~defrosting & (self.frost > 1.0)
+        self.defrost_left = np.where(start_defrost, _DEFROST_S, self.defrost_left)
+        self.defrost_left = np.where(
+            defrosting, np.maximum(self.defrost_left - dt, 0.0), self.defrost_left
+        )
+        self.frost = np.where(defrosting, 0.0, self.frost)
+
+        # -- the room --
+        window = t_s < self.window_until
+        ua_total = self.ua_room + np.where(window, self.ua_window, 0.0)
+        people = np.where(mode != MODE_OFF, 150.0, 60.0)
+        gains = self.solar_w * sun + people + 40.0 - q_cool + q_heat
+        t_eq = outdoor + gains / ua_total
+        self.t_room = t_eq + (self.t_room - t_eq) * np.exp(-dt * ua_total / self.c_room)
+
+        # -- coil thermistors by role --
+        indoor_coil = np.where(heating, t_c, t_e)
+        outdoor_coil = np.where(heating, t_e, t_c)
+        indoor_coil = np.where(defrosting, 8.0, indoor_coil)
+        outdoor_coil = np.where(defrosting, 6.0, outdoor_coil)
+        idle_coil_in = self.t_room
+        idle_coil_out = outdoor
+        indoor_coil = np.where(running, indoor_coil, idle_coil_in)
+        outdoor_coil = np.where(running, outdoor_coil, idle_coil_out)
+        t_suction = np.where(running, t_suction, idle_coil_out)
+        t_discharge = np.where(running, t_discharge, idle_coil_out + 3.0)
+
+        # -- sensors --
+        values = np.empty((len(AC_FIELDS), n))
+        values[_FIELD["setpoint_c"]] = np.where(mode == MODE_OFF, np.nan, want_sp)
+        values[_FIELD["room_temp_c"]] = self.t_room
+        values[_FIELD["supply_temp_c"]] = np.where(mode == MODE_OFF, np.nan, supply)
+        values[_FIELD["outdoor_temp_c"]] = outdoor
+        values[_FIELD["indoor_coil_temp_c"]] = indoor_coil
+        values[_FIELD["outdoor_coil_temp_c"]] = outdoor_coil
+        values[_FIELD["suction_temp_c"]] = t_suction
+        values[_FIELD["discharge_temp_c"]] = t_discharge
+        values[_FIELD["compressor_hz"]] = hz
+        values[_FIELD["compressor_current_a"]] = current
+        values[_FIELD["eev_steps"]] = eev
+        values[_FIELD["indoor_fan_rpm"]] = in_rpm
+        values[_FIELD["outdoor_fan_rpm"]] = out_rpm
+        values[_FIELD["power_w"]] = power
+        truth = {
+            "superheat_k": superheat * running,
+            "subcooling_k": np.where(running, 5.0 * (1.0 - 2.0 * deficit), 0.0),
+            "q_evap_w": q_e * running,
+            "w_comp_w": comp_w,
+            "q_cool_w": q_cool,
+            "q_heat_w": q_heat,
+            "t_room_true": self.t_room.copy(),
+            "window": window.astype(np.float64),
+            "defrosting": defrosting.astype(np.float64),
+        }
+        values = self._read_sensors(values, noise, glitch, faults, running)
+        return AcStep(mode=mode, values=values, errors=errors, user=user, truth=truth)
+
+    def _read_sensors(
+        self,
+        values: FloatArray,
+        noise: FloatArray,
+        glitch: BoolArray,
+        faults: AcFaultInputs,
+        running: BoolArray,
+    ) -> FloatArray:
+        temps = slice(_FIELD["room_temp_c"], _FIELD["discharge_temp_c"] + 1)
+        values[temps] += self.sensor_bias[temps] + 0.08 * noise[temps]
+        values[_FIELD["compressor_current_a"]] *= 1.0 + 0.01 * noise[_FIELD["compressor_current_a"]]
+        values[_FIELD["power_w"]] *= 1.0 + 0.01 * noise[_FIELD["power_w"]]
+        fan_rows = [_FIELD["indoor_fan_rpm"], _FIELD["outdoor_fan_rpm"]]
+        values[fan_rows] += np.where(values[fan_rows] > 0, 8.0 * noise[fan_rows], 0.0)
+        # One-sample glitches: a thermistor reads a spike (connector, EMI) for one sample.
+        spikes = glitch[temps]
+        if spikes.any():
+            values[temps] = np.where(
+                spikes, values[temps] + 25.0 * np.sign(noise[temps]), values[temps]
+            )
+        # Injected sensor faults.
+        for i in np.nonzero(faults.sensor_row >= 0)[0].tolist():
+            row = int(faults.sensor_row[i])
+            mode = int(faults.sensor_mode[i])
+            if mode == 1:  # stuck: the last good value forever
+                if np.isnan(self.stuck_value[i]):
+                    self.stuck_value[i] = values[row, i]
+                values[row, i] = self.stuck_value[i]
+            elif mode == 2:
+                values[row, i] += faults.sensor_drift_k[i]
+            elif mode == 3:
+                values[row, i] = np.nan
+        # Quantisation as firmware reports it.
+        values[temps] = np.round(values[temps], 1)
+        values[_FIELD["setpoint_c"]] = np.round(values[_FIELD["setpoint_c"]] * 2.0) / 2.0
+        values[_FIELD["supply_temp_c"]] = np.round(values[_FIELD["supply_temp_c"]], 1)
+        values[_FIELD["outdoor_temp_c"]] = np.round(values[_FIELD["outdoor_temp_c"]], 1)
+        values[_FIELD["compressor_current_a"]] = np.round(values[_FIELD["compressor_current_a"]], 2)
+        values[_FIELD["eev_steps"]] = np.round(values[_FIELD["eev_steps"]])
+        values[fan_rows] = np.maximum(np.round(values[fan_rows] / 10.0) * 10.0, 0.0)
+        values[_FIELD["power_w"]] = np.round(values[_FIELD["power_w"]])
+        _ = running
+        return values

@@ -1,0 +1,174 @@
+"""Which unit gets which fault when, how it progresses, and the ground truth it leaves.
+
+A fault is injected with an onset, a progression and a per-unit severity, so the
+same fault looks different from unit to unit. ``level(t)`` is the degradation in
+0..1 (1 = the worst this unit will get): gradual faults ramp up over
+``ramp_days`` (weeks), sudden ones jump to their severity at the onset. The
+appliance models turn the level into physics (charge lost, coil UA lost, bearing
+roughness...), and the physics, not this module, decides when the customer notices.
+
+>>> from edge.contract import Fault
+>>> plan = FaultPlan(0, Fault.REFRIGERANT_LEAK, onset_s=0.0, ramp_s=10 * 86400.0, severity=0.8)
+>>> plan.level(5 * 86400.0), plan.level(20 * 86400.0), plan.level(-1.0)
+(0.4, 0.8, 0.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from edge.contract import FAULTS_BY_KIND, Fault, Kind
+
+DAY_S = 86400.0
+
+#: Faults that happen at once (a part breaks) rather than developing over weeks.
+SUDDEN_VARIANTS: dict[Fault, float] = {
+    # probability that an injected fault of this kind is sudden
+    Fault.OUTDOOR_FAN_FAILURE: 0.4,  # motor dead at once; otherwise the capacitor fades first
+    Fault.HEATER_FAILURE: 0.4,  # element open at once; otherwise scale builds up
+    Fault.SENSOR_FAULT: 0.5,  # stuck at once; otherwise the thermistor drifts
+}
+
+#: Shape exponent of the gradual progression (1 = linear, 2 = accelerating wear).
+_PROGRESSION_EXPONENT: dict[Fault, float] = {
+    Fault.REFRIGERANT_LEAK: 1.0,
+    Fault.CONDENSER_FOULING: 1.0,
+    Fault.OUTDOOR_FAN_FAILURE: 1.3,
+    Fault.DIRTY_FILTER: 1.0,
+    Fault.COMPRESSOR_WEAR: 1.5,
+    Fault.SENSOR_FAULT: 1.0,
+    Fault.BEARING_WEAR: 1.8,
+    Fault.DRAIN_PUMP_CLOG: 1.5,
+    Fault.INLET_VALVE_RESTRICTION: 1.3,
+    Fault.HEATER_FAILURE: 1.2,
+    Fault.MOTOR_BELT_SLIP: 1.4,
+    Fault.SUSPENSION_WEAR: 1.4,
+}
+
+AC_SENSORS = (
+    "room_temp_c",
+    "indoor_coil_temp_c",
+    "outdoor_coil_temp_c",
+    "suction_temp_c",
+    "discharge_temp_c",
+)
+WASHER_SENSORS = ("water_temp_c", "water_level_mm")
+
+
+@dataclass
+class FaultPlan:
+    """One injected fault on one device (index into the fleet); ``notice_s`` is filled in."""
+
+    device: int
+    fault: Fault
+    onset_s: float
+    ramp_s: float
+    severity: float
+    sudden: bool = False
+    #: For sensor faults: which reading, and "stuck" or "drift".
+    sensor: str | None = None
+    sensor_mode: str | None = None
+    #: For outdoor fan failure: seconds after onset at which the faded motor finally stalls.
+    notice_s: float | None = None
+    notice_code: str | None = None
+
+    def level(self, t_s: float) -> float:
+        """Degradation at ``t_s`` in 0..severity."""
+        if t_s < self.onset_s:
+            return 0.0
+        if self.sudden:
+            return self.severity
+        frac = min(1.0, (t_s - self.onset_s) / self.ramp_s)
+        return round(self.severity * float(frac ** _PROGRESSION_EXPONENT[self.fault]), 12)
+
+    def notice(self, t_s: float, code: str) -> bool:
+        """Record the first customer-visible moment at or after the onset; True if it is new."""
+        if self.notice_s is not None or t_s < self.onset_s:
+            return False
+        self.notice_s = t_s
+        self.notice_code = code
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class FaultTruth:
+    """Ground truth for one injected fault, as evaluation reads it.
+
+    ``notice_at`` is the moment the customer noticed (the appliance published its
+    ``error`` event); ``None`` when the fault never became visible within the run.
+    """
+
+    device_id: str
+    kind: Kind
+    brand: str
+    model: str
+    fault: Fault
+    onset_at: datetime
+    notice_at: datetime | None
+    sudden: bool
+    severity: float
+    ramp_days: float
+    notice_code: str | None = None
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (times as RFC 3339 ``Z`` strings)."""
+        return {
+            "device_id": self.device_id,
+            "kind": self.kind.value,
+            "brand": self.brand,
+            "model": self.model,
+            "fault": self.fault.value,
+            "onset_at": _iso(self.onset_at),
+            "notice_at": _iso(self.notice_at) if self.notice_at else None,
+            "sudden": self.sudden,
+            "severity": round(self.severity, 3),
+            "ramp_days": round(self.ramp_days, 2),
+            "notice_code": self.notice_code,
+            "detail": self.detail,
+        }
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def draw_plan(
+    rng: np.random.Generator,
+    device: int,
+    kind: Kind,
+    fault: Fault,
+    onset_s: float,
+    *,
+    ramp_days: float | None = None,
+    severity: float | None = None,
+    sudden: bool | None = None,
+    sensor: str | None = None,
+    sensor_mode: str | None = None,
+) -> FaultPlan:
+    """A fault with its unit-specific progression; explicit arguments override the draw."""
+    if fault not in FAULTS_BY_KIND[kind]:
+        raise ValueError(f"{fault.value} is not a {kind.value} fault")
+    draw_sudden = bool(rng.random() < SUDDEN_VARIANTS.get(fault, 0.0))
+    draw_ramp = float(rng.uniform(16.0, 40.0))
+    draw_severity = float(rng.uniform(0.75, 1.0))
+    sensors = AC_SENSORS if kind is Kind.AC else WASHER_SENSORS
+    draw_sensor = str(rng.choice(sensors))
+    is_sudden = draw_sudden if sudden is None else sudden
+    mode = sensor_mode or ("stuck" if is_sudden else "drift")
+    plan = FaultPlan(
+        device=device,
+        fault=fault,
+        onset_s=onset_s,
+        ramp_s=(ramp_days if ramp_days is not None else draw_ramp) * DAY_S,
+        severity=min(1.0, max(0.05, severity if severity is not None else draw_severity)),
+        sudden=is_sudden,
+    )
+    if fault is Fault.SENSOR_FAULT:
+        plan.sensor = sensor or draw_sensor
+        plan.sensor_mode = mode
+    return plan
