@@ -1,0 +1,1 @@
+"""The gateway's HTTP API (FastAPI): health, metrics, devices, dead letters, mounted routers."""

@@ -1,0 +1,107 @@
+"""Helpers for the gateway tests: contract-valid messages and a plain QoS 1 publisher."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.mqtt_url import MqttUrl
+from gateway.pipeline import RawMessage
+
+T0 = datetime(2026, 7, 14, 12, 0, tzinfo=UTC)
+
+
+def birth(
+    device_id: str, *, kind: str = "ac", model: str = "AUR-S35-INV", brand: str = "Aurora"
+) -> tuple[str, bytes]:
+    body: dict[str, Any] = {
+        "schema": "housecall.birth/1",
+        "device_id": device_id,
+        "kind": kind,
+        "brand": brand,
+        "model": model,
+        "firmware": "3.4.1",
+        "region": "CN-32",
+        "warranty_until": "2027-05-02",
+        "ts": T0.isoformat(),
+    }
+    if kind == "ac":
+        body["refrigerant"] = "R32"
+    return f"appliances/{device_id}/birth", orjson.dumps(body)
+
+
+def telemetry(device_id: str, seq: int, **readings: Any) -> tuple[str, bytes]:
+    values: dict[str, Any] = {
+        "mode": "cool",
+        "setpoint_c": 24.0,
+        "room_temp_c": 26.5,
+        "compressor_hz": 40.0 + seq % 7,
+        "power_w": 900.0 + seq,
+    }
+    values.update(readings)
+    body = {
+        "schema": "housecall.telemetry/1",
+        "device_id": device_id,
+        "seq": seq,
+        "ts": (T0 + timedelta(seconds=60 * seq)).isoformat(),
+        "readings": values,
+    }
+    return f"appliances/{device_id}/telemetry", orjson.dumps(body)
+
+
+def cycle_end(device_id: str, seq: int) -> tuple[str, bytes]:
+    body = {
+        "schema": "housecall.event/1",
+        "device_id": device_id,
+        "seq": seq,
+        "ts": (T0 + timedelta(hours=seq)).isoformat(),
+        "type": "cycle_end",
+        "data": {
+            "program": "cotton",
+            "duration_s": 5820,
+            "drain_time_s": 41.0,
+            "unbalance_retries": 1,
+        },
+    }
+    return f"appliances/{device_id}/events", orjson.dumps(body)
+
+
+def raw(message: tuple[str, bytes]) -> RawMessage:
+    return RawMessage(message[0], message[1])
+
+
+class Publisher:
+    """A paho QoS 1 publisher with a bounded window; never holds a lock across paho calls."""
+
+    def __init__(self, url: str, client_id: str, *, window: int = 500) -> None:
+        parsed = MqttUrl.parse(url)
+        self._window = threading.Semaphore(window)
+        self.acked = 0
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        self._client.max_inflight_messages_set(window)
+        self._client.on_publish = self._on_publish
+        self._client.connect(parsed.host, parsed.port)
+        self._client.loop_start()
+
+    def _on_publish(self, *_: Any) -> None:
+        self.acked += 1
+        self._window.release()
+
+    def publish(self, message: tuple[str, bytes], *, retain: bool = False) -> None:
+        self._window.acquire()
+        self._client.publish(message[0], message[1], qos=1, retain=retain)
+
+    def close(self, timeout_s: float = 30.0, sent: int | None = None) -> None:
+        deadline = time.monotonic() + timeout_s
+        while sent is not None and self.acked < sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._client.disconnect()
+        self._client.loop_stop()
