@@ -78,6 +78,8 @@ CODE_HIGH_PRESSURE = "E1"
 CODE_DISCHARGE = "E3"
 CODE_FREEZE = "E5"
 CODE_SENSOR = "E6"
+CODE_REFRIGERANT = "E4"
+CODE_COMPRESSOR = "E7"
 CODE_FAN_LOCK = "E8"
 ERROR_TEXT = {
     CODE_SHORTFALL: "room not reaching setpoint at full capacity",
@@ -85,6 +87,8 @@ ERROR_TEXT = {
     CODE_DISCHARGE: "discharge temperature protection",
     CODE_FREEZE: "indoor coil anti-freeze protection",
     CODE_SENSOR: "thermistor open circuit",
+    CODE_REFRIGERANT: "refrigerant shortage",
+    CODE_COMPRESSOR: "compressor overload protection",
     CODE_FAN_LOCK: "outdoor fan motor locked",
 }
 
@@ -102,7 +106,7 @@ class AcFaultInputs:
 
     charge_deficit: FloatArray
     condenser_fouling: FloatArray
-    fan_health: FloatArray  # 1 healthy, < 0.35 stalls, 0 dead
+    fan_health: FloatArray  # 1 healthy, < 0.45 stalls, 0 dead
     filter_block: FloatArray
     compressor_wear: FloatArray
     #: Sensor faults: reading row (-1 none), mode (1 stuck, 2 drift, 3 open), drift in K.
@@ -186,7 +190,7 @@ class AcFleet:
         self.profile = rng.integers(0, 4, n)
         self.cool_sp = np.round(rng.uniform(22.0, 26.5, n) * 2) / 2
         self.heat_sp = np.round(rng.uniform(19.0, 23.0, n) * 2) / 2
-        self.cool_above = rng.uniform(20.0, 24.0, n)
+        self.cool_above = rng.uniform(18.0, 22.0, n)
         self.heat_below = rng.uniform(11.0, 15.5, n)
         self.humid_region = np.zeros(n, dtype=bool)
         self.sensor_bias = rng.normal(0.0, 0.15, (len(AC_FIELDS), n))
@@ -204,6 +208,8 @@ class AcFleet:
         self.frost = np.zeros(n)
         self.defrost_left = np.zeros(n)
         self.shortfall_s = np.zeros(n)
+        self.starve_s = np.zeros(n)
+        self.motor_hot_s = np.zeros(n)
         self.prev_off_by = np.zeros(n)
         self.freeze_s = np.zeros(n)
         self.last_error_s = np.full(n, -1e12)
@@ -259,7 +265,7 @@ class AcFleet:
             MODE_COOL,
             np.where(daily_mean < self.heat_below, MODE_HEAT, MODE_OFF),
         )
-        season = np.where((season == MODE_OFF) & (outdoor > 28.0), MODE_COOL, season)
+        season = np.where((season == MODE_OFF) & (outdoor > 26.0), MODE_COOL, season)
         season = np.where(season == MODE_COOL, self.day_alt_mode, season)
         mode = np.where(present, season, MODE_OFF).astype(np.int64)
         local_h = (t_s / 3600.0 + self.utc_offset_h) % 24.0
@@ -346,14 +352,18 @@ class AcFleet:
             np.where(
                 mode == MODE_DRY,
                 0.4,
-                np.where(mode == MODE_FAN, 0.7, np.where(running, 0.55 + 0.45 * demand, 0.4)),
+                np.where(
+                    mode == MODE_FAN,
+                    0.7,
+                    np.where(running, 0.5 + 0.5 * np.maximum(demand, self.hz / self.hz_max), 0.4),
+                ),
             ),
         )
         in_cmd = np.where(defrosting, 0.0, in_cmd)
         in_rpm = in_cmd * self.in_fan_max * (1.0 + 0.25 * faults.filter_block)
         airflow_in = in_cmd * (1.0 - 0.75 * faults.filter_block)
         out_cmd = np.where(running & ~defrosting, 0.45 + 0.55 * hz / self.hz_max, 0.0)
-        fan_alive = faults.fan_health >= 0.35
+        fan_alive = faults.fan_health >= 0.45
         out_rpm = out_cmd * self.out_fan_max * np.where(fan_alive, faults.fan_health, 0.0)
         airflow_out = np.maximum(out_rpm / self.out_fan_max, 0.12)
 
@@ -369,7 +379,9 @@ class AcFleet:
         air_evap = np.where(heating, outdoor, self.t_room)
         air_cond = np.where(heating, self.t_room, outdoor)
         deficit = faults.charge_deficit
-        wear_eff = 1.0 - 0.55 * faults.compressor_wear
+        # Flash gas at the EEV inlet as subcooling is lost: the valve needs more travel.
+        flash = 1.0 + 3.0 * deficit + 12.0 * deficit**2
+        wear_eff = 1.0 - 0.95 * faults.compressor_wear
         t_e = np.minimum(self.t_evap, air_evap - 0.5)
         t_c = np.maximum(self.t_cond, air_cond + 0.5)
         a, b, c = self._sat
@@ -379,11 +391,13 @@ class AcFleet:
         w = np.zeros(n)
         hz_req = hz
         hz_lim = np.minimum(hz_req, self.hz_cap + 6.0 * dt / 60.0)
-        for _ in range(6):
+        for _ in range(7):
             # Firmware droops the compressor within seconds near the pressure and
             # discharge limits, so the droop acts inside the steady-state solution.
             over = np.maximum(6.0 * (t_c - _T_COND_DROOP), 3.0 * (t_dis_est - _T_DISCHARGE_DROOP))
-            hz_lim = np.clip(hz_lim - 0.6 * np.maximum(over, 0.0), self.hz_min, None)
+            hz_lim = np.clip(
+                hz_lim - 0.5 * np.maximum(over, -8.0), self.hz_min, np.maximum(hz_req, self.hz_min)
+            )
             hz = np.where(running & ~defrosting, np.round(hz_lim), hz_req)
             hz = np.where(running, hz, 0.0)
             q0 = self.cap_w * hz / self.hz_nom * wear_eff
@@ -394,9 +408,7 @@ class AcFleet:
             # The EEV opens to hold superheat: it needs more travel as charge is lost
             # (flash gas at its inlet) and as the pressure difference shrinks.
             dp = np.maximum(p_c - p_e, 150.0)
-            steps_req = (
-                self.eev_k * (q0 / self.cap_w) * np.sqrt(1800.0 / dp) * (1.0 + 3.0 * deficit)
-            )
+            steps_req = self.eev_k * (q0 / self.cap_w) * np.sqrt(1800.0 / dp) * flash
             starvation = np.clip(steps_req / 480.0 - 1.0, 0.0, 0.9) * (deficit > 0)
             ua_eff = ua_evap * (1.0 - 0.8 * starvation) * (1.0 - 0.6 * deficit)
             rho = p_e / np.exp(a + b * _T_EVAP_REF + c * _T_EVAP_REF**2)
@@ -417,6 +429,7 @@ class AcFleet:
             sh_est = 5.0 + 38.0 * starvation
             t_dis_est = (t_e + sh_est + 273.15) * np.maximum(ratio, 1.0) ** self.exponent - 273.15
             t_dis_est = t_dis_est + 4.0 * hz / self.hz_max
+        self.hz = hz
         self.t_evap = np.where(running, t_e, air_evap)
         self.t_cond = np.where(running, t_c, air_cond)
         t_e = self.t_evap
@@ -443,8 +456,17 @@ class AcFleet:
             - 10.0 * faults.filter_block * cooling
             - np.where(starting, 15.0, 0.0)
         )
+        # Defrost: the cycle runs reversed with both fans stopped; the outdoor coil
+        # warms through the melting point, the indoor coil cools, the room loses a little.
+        progress = np.clip(1.0 - self.defrost_left / _DEFROST_S, 0.0, 1.0)
+        t_e = np.where(defrosting, 6.0 - 5.0 * progress, t_e)
+        t_c = np.where(defrosting, 1.0 + 9.0 * progress, t_c)
+        t_suction = np.where(defrosting, t_e + 2.0, t_suction)
+        t_discharge = np.where(defrosting, 48.0 + 12.0 * progress, t_discharge)
+        w = np.where(defrosting, 0.3 * self.cap_w, w)
+        p_c = np.where(defrosting, 1000.0, p_c)
         dp = np.maximum(p_c - p_e, 150.0)
-        eev_open = self.eev_k * (q0 / self.cap_w) * np.sqrt(1800.0 / dp) * (1.0 + 3.0 * deficit)
+        eev_open = self.eev_k * (q0 / self.cap_w) * np.sqrt(1800.0 / dp) * flash
         eev_open = eev_open * (1.0 - 0.25 * faults.filter_block * cooling)
         eev = np.where(running, np.clip(eev_open, 40.0, 480.0), np.where(conditioning, 100.0, 0.0))
         # Delivered capacity to the room: cooling removes Q_e, heating adds Q_e + W.
@@ -471,9 +493,18 @@ class AcFleet:
         errors: list[tuple[int, str]] = []
         hp_limit = 4150.0
         self.hz_cap = np.where(running & ~defrosting, hz_lim, self.hz_max)
-        trip_hp = running & (p_c > hp_limit)
-        trip_dis = running & (t_discharge > 115.0) & ~trip_hp
-        fan_lock = running & ~fan_alive & (out_cmd > 0)
+        trip_hp = running & ~defrosting & (p_c > hp_limit)
+        trip_dis = running & ~defrosting & (t_discharge > 115.0) & ~trip_hp
+        fan_lock = running & ~defrosting & ~fan_alive & (out_cmd > 0)
+        # Refrigerant shortage: superheat the EEV cannot pull down, for half an hour.
+        starving = running & ~defrosting & ~starting & (superheat > 20.0)
+        self.starve_s = np.where(starving, self.starve_s + dt, 0.0)
+        trip_short = self.starve_s >= 1800.0
+        # A worn compressor pumps less gas past its motor, so the motor runs hot at
+        # high speed; the overload protector trips after half an hour of it.
+        hot_motor = running & ~defrosting & (faults.compressor_wear * hz / self.hz_max > 0.5)
+        self.motor_hot_s = np.where(hot_motor, self.motor_hot_s + dt, 0.0)
+        trip_motor = self.motor_hot_s >= 1800.0
         freezing = running & cooling & (t_e < -1.0)
         self.freeze_s = np.where(freezing, self.freeze_s + dt, 0.0)
         trip_freeze = self.freeze_s >= 900.0
@@ -482,7 +513,7 @@ class AcFleet:
         # Coming home to a hot room is not a complaint while the room is getting better.
         improving = (self.prev_off_by - off_by) > 0.5 * dt / 3600.0
         self.prev_off_by = off_by
-        short = full & conditioning & (off_by > 2.0) & ~improving
+        short = full & (mode != MODE_DRY) & conditioning & (off_by > 2.0) & ~improving
         self.shortfall_s = np.where(short, self.shortfall_s + dt, 0.0)
         shortfall = self.shortfall_s >= _SHORTFALL_S
         quiet = t_s - self.last_error_s > 6 * 3600.0
@@ -490,6 +521,8 @@ class AcFleet:
             (fan_lock, CODE_FAN_LOCK),
             (trip_hp & ~fan_lock, CODE_HIGH_PRESSURE),
             (trip_dis & ~fan_lock, CODE_DISCHARGE),
+            (trip_short, CODE_REFRIGERANT),
+            (trip_motor, CODE_COMPRESSOR),
             (trip_freeze, CODE_FREEZE),
             (shortfall, CODE_SHORTFALL),
         ):
@@ -503,6 +536,8 @@ class AcFleet:
             self.last_error_s[i] = t_s
         self.shortfall_s = np.where(shortfall, 0.0, self.shortfall_s)
         self.freeze_s = np.where(trip_freeze, 0.0, self.freeze_s)
+        self.starve_s = np.where(trip_short, 0.0, self.starve_s)
+        self.motor_hot_s = np.where(trip_motor, 0.0, self.motor_hot_s)
 
         # -- frost and defrost (heating) -----------------------------------------------------
         frosting = heating & running & ~defrosting & (t_e < -1.0)
@@ -518,15 +553,17 @@ class AcFleet:
         window = t_s < self.window_until
         ua_total = self.ua_room + np.where(window, self.ua_window, 0.0)
         people = np.where(mode != MODE_OFF, 150.0, 60.0)
-        gains = self.solar_w * sun + people + 40.0 - q_cool + q_heat
+        # Other heating in the home keeps rooms from going much below 14 °C in winter.
+        background = self.ua_room * np.maximum(14.0 - outdoor, 0.0) * 0.7
+        gains = self.solar_w * sun + people + 40.0 + background - q_cool + q_heat
         t_eq = outdoor + gains / ua_total
         self.t_room = t_eq + (self.t_room - t_eq) * np.exp(-dt * ua_total / self.c_room)
 
         # -- coil thermistors by role --
         indoor_coil = np.where(heating, t_c, t_e)
         outdoor_coil = np.where(heating, t_e, t_c)
-        indoor_coil = np.where(defrosting, 8.0, indoor_coil)
-        outdoor_coil = np.where(defrosting, 6.0, outdoor_coil)
+        indoor_coil = np.where(defrosting, t_e, indoor_coil)
+        outdoor_coil = np.where(defrosting, t_c, outdoor_coil)
         idle_coil_in = self.t_room
         idle_coil_out = outdoor
         indoor_coil = np.where(running, indoor_coil, idle_coil_in)

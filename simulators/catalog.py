@@ -9,6 +9,8 @@ and in mains-water temperature, which is what a washer's heater has to lift.
 'R32'
 >>> REGIONS["CN-32"].annual_mean_c
 16.0
+>>> round(sum(AC_REGION_WEIGHTS.values()), 1)
+12.5
 """
 
 from __future__ import annotations
@@ -90,4 +92,17 @@ REGIONS: dict[str, Region] = {
         Region("IN-MH", "400001", 27.5, 2.5, 6.0, False, 27.0, 2.0, 5.5),
         Region("AU-NSW", "2000", 18.5, 5.0, 7.0, True, 19.0, 4.0, 10.0),
     )
+}
+
+#: Where air conditioners are (households in hot climates own more of them); washers
+#: are spread evenly.
+AC_REGION_WEIGHTS: dict[str, float] = {
+    "CN-32": 2.0,
+    "CN-44": 2.0,
+    "US-TX": 2.0,
+    "IN-MH": 2.0,
+    "ES-AN": 1.5,
+    "IT-62": 1.5,
+    "DE-BY": 0.5,
+    "AU-NSW": 1.0,
 }

@@ -154,7 +154,7 @@ def draw_plan(
     if fault not in FAULTS_BY_KIND[kind]:
         raise ValueError(f"{fault.value} is not a {kind.value} fault")
     draw_sudden = bool(rng.random() < SUDDEN_VARIANTS.get(fault, 0.0))
-    draw_ramp = float(rng.uniform(16.0, 40.0))
+    draw_ramp = float(rng.uniform(14.0, 36.0))
     draw_severity = float(rng.uniform(0.75, 1.0))
     sensors = AC_SENSORS if kind is Kind.AC else WASHER_SENSORS
     draw_sensor = str(rng.choice(sensors))

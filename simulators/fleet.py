@@ -63,7 +63,14 @@ from simulators.ac import (
     AcFleet,
 )
 from simulators.ac import ERROR_TEXT as AC_ERROR_TEXT
-from simulators.catalog import AC_MODELS, REGIONS, WASHER_MODELS, AcModel, WasherModel
+from simulators.catalog import (
+    AC_MODELS,
+    AC_REGION_WEIGHTS,
+    REGIONS,
+    WASHER_MODELS,
+    AcModel,
+    WasherModel,
+)
 from simulators.faults import DAY_S, FaultPlan, FaultTruth, draw_plan
 from simulators.scenario import Confounders, Scenario
 from simulators.washer import ERROR_TEXT as WASHER_ERROR_TEXT
@@ -177,6 +184,8 @@ class RunStats:
     errors_on_healthy: int = 0
     cycles: int = 0
     power_cuts: int = 0
+    #: Error codes raised by units without an (active) injected fault: should stay rare.
+    healthy_error_codes: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -205,7 +214,12 @@ def make_devices(config: FleetConfig) -> list[DeviceInfo]:
         else:
             spec = WASHER_MODELS[int(rng.integers(len(WASHER_MODELS)))]
             prefix = "wm"
-        region = regions[int(rng.integers(len(regions)))]
+        region_u = rng.random()
+        if kind is Kind.AC:
+            cum = np.cumsum([AC_REGION_WEIGHTS[r] for r in regions])
+            region = regions[int(np.searchsorted(cum / cum[-1], region_u, side="right"))]
+        else:
+            region = regions[min(int(region_u * len(regions)), len(regions) - 1)]
         new = rng.random() < new_share
         appears_mid_run = new and rng.random() < 0.5 and config.days > 4
         if appears_mid_run:
@@ -291,8 +305,9 @@ def plan_faults(config: FleetConfig, devices: list[DeviceInfo]) -> list[FaultPla
         fault = kind_faults[int(np.searchsorted(cum, pick, side="right").clip(0, len(cum) - 1))]
         first = max(start_s, dev.active_from_s) + 2.0 * DAY_S
         plan = draw_plan(prng, dev.index, dev.kind, fault, first)
+        # Gradual faults start early enough that most become noticeable within the run.
         last = (
-            start_s + max(days - 24.0, 2.5) * DAY_S
+            start_s + max(days - plan.ramp_s / DAY_S, 2.5) * DAY_S
             if not plan.sudden
             else start_s + (days - 1.0) * DAY_S
         )
@@ -480,6 +495,9 @@ class FleetRun:
                 self.stats.errors += 1
                 if dev.index not in plans_by_dev or plans_by_dev[dev.index].onset_s > at:
                     self.stats.errors_on_healthy += 1
+                    code = str(data.get("code"))
+                    codes = self.stats.healthy_error_codes
+                    codes[code] = codes.get(code, 0) + 1
             if encode:
                 payload = orjson.dumps(
                     {
@@ -689,13 +707,13 @@ class FleetRun:
             if f is Fault.REFRIGERANT_LEAK:
                 faults.charge_deficit[j] = 0.5 * level
             elif f is Fault.CONDENSER_FOULING:
-                faults.condenser_fouling[j] = 0.8 * level
+                faults.condenser_fouling[j] = 0.88 * level
             elif f is Fault.OUTDOOR_FAN_FAILURE:
-                faults.fan_health[j] = 0.0 if plan.sudden else 1.0 - 0.7 * level
+                faults.fan_health[j] = 0.0 if plan.sudden else 1.0 - 0.75 * level
             elif f is Fault.DIRTY_FILTER:
-                faults.filter_block[j] = 0.85 * level
+                faults.filter_block[j] = 0.95 * level
             elif f is Fault.COMPRESSOR_WEAR:
-                faults.compressor_wear[j] = 0.7 * level
+                faults.compressor_wear[j] = 0.9 * level
             elif f is Fault.SENSOR_FAULT and plan.sensor in SENSOR_ROWS:
                 faults.sensor_row[j] = SENSOR_ROWS[plan.sensor]
                 failed = t >= plan.onset_s + plan.ramp_s
@@ -722,15 +740,15 @@ class FleetRun:
         if f is Fault.BEARING_WEAR:
             wf.bearing = level
         elif f is Fault.DRAIN_PUMP_CLOG:
-            wf.drain_clog = min(0.99, 1.05 * level)
+            wf.drain_clog = min(0.99, 1.25 * level)
             wf.drain_dry_run = _dry_run(self.config.seed, plan.device)
         elif f is Fault.INLET_VALVE_RESTRICTION:
-            wf.inlet_restriction = min(0.99, 1.0 * level)
+            wf.inlet_restriction = min(0.98, 1.2 * level)
         elif f is Fault.HEATER_FAILURE:
             if plan.sudden:
                 wf.heater_open = True
             else:
-                wf.heater_scale = level
+                wf.heater_scale = min(1.0, 1.2 * level)
         elif f is Fault.MOTOR_BELT_SLIP:
             wf.belt_slip = level
         elif f is Fault.SUSPENSION_WEAR:

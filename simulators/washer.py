@@ -68,7 +68,7 @@ FILL_TIMEOUT_S = 480.0
 DRAIN_TIMEOUT_S = 300.0
 HEAT_TIMEOUT_S = 80.0 * 60.0
 SPIN_CURRENT_LIMIT_A = 3.6
-VIBRATION_LIMIT_G = 0.95
+VIBRATION_LIMIT_G = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,12 +340,12 @@ def run_cycle(
         drum = drum * (1.0 + rng.normal(0.0, 0.004 + 0.03 * faults.belt_slip, t.shape))
         k = drum / 1000.0
         resonance = np.exp(-(((drum - 320.0) / 140.0) ** 2))
-        damping = 1.0 + 3.5 * faults.suspension**1.5 * (0.6 + resonance)
+        damping = 1.0 + 10.0 * faults.suspension**1.5 * (0.4 + resonance)
         vib = (
             unit.vib_base
             + 0.004 * load_kg
             + u * (0.35 * k**2 + 0.25 * resonance) * damping
-            + 0.55 * faults.bearing**1.6 * k**1.5
+            + 0.8 * faults.bearing**1.6 * k**1.5
         )
         vib = vib * (1.0 + rng.normal(0.0, 0.05, t.shape))
         friction = 0.9 * faults.bearing**1.5 * k
@@ -403,7 +403,7 @@ def run_cycle(
         error = CODE_FILL
     if error is None and prog.target_c > inlet_c + 1.0:
         # Heat while tumbling: dT/dt = (P - UA_loss (T - T_amb)) / C, solved exactly.
-        power = 0.0 if faults.heater_open else model.heater_w * (1.0 - 0.8 * faults.heater_scale)
+        power = 0.0 if faults.heater_open else model.heater_w * (1.0 - 0.9 * faults.heater_scale)
         c_total = (wash_volume * 4186.0) + load_kg * 1400.0 + c_drum
         ua_loss = 6.0
         t_inf = ambient + power / ua_loss
