@@ -147,6 +147,10 @@ class Mosquitto(_Process):
             "log_type error",
             "log_type warning",
         ]
+        if os.geteuid() == 0:
+            # Mosquitto started by root drops to the ``mosquitto`` user, which cannot write
+            # the root-owned temporary folder: no log, no persistence file, sessions lost.
+            lines.append("user root")
         if self.persistence:
             lines += [
                 "persistence true",
