@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -131,6 +132,8 @@ class EmbeddedBroker:
                     f"log_dest file {self.data_dir / 'mosquitto.log'}",
                     "log_type error",
                     "log_type warning",
+                    # Started by root, Mosquitto would drop to a user that cannot write here.
+                    *(["user root"] if os.geteuid() == 0 else []),
                 ]
             )
             + "\n"

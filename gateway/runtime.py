@@ -66,6 +66,7 @@ class Gateway:
         serve_api: bool = True,
         batch_max: int = DEFAULT_BATCH_MAX,
         broker_dir: Path | None = None,
+        api_port: int | None = None,
         on_delivered: Callable[[Sequence[SpoolEntry], float], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -94,7 +95,8 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.mqtt_url: MqttUrl | None = None
-        self.api_port = settings.api_port
+        #: ``api_port=0`` (tests, demo): a free port, chosen at start.
+        self.api_port = settings.api_port if api_port is None else api_port
         self.last_error: str | None = None
 
     # -- assembly ----------------------------------------------------------------------

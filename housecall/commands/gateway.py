@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     app.command(name="gateway")(gateway_command)
 
 
-def gateway_command(
+def gateway_command(  # noqa: PLR0917 - typer maps each flag to a parameter
     mqtt_url: Annotated[
         str | None, typer.Option(help="mqtt://user:pass@host:1883 (default: embedded broker)")
     ] = None,

@@ -105,3 +105,25 @@ class Publisher:
             time.sleep(0.01)
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def wait_until(condition: Any, timeout_s: float = 30.0, interval_s: float = 0.1) -> bool:
+    """Poll ``condition()`` until it is truthy or the time is up; returns the last answer."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval_s)
+
+
+def metric_value(metrics_text: str, name: str) -> float:
+    """One sample's value from a Prometheus text page (0 when absent)."""
+    for line in metrics_text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            if line.startswith(name + " ") or line.split(" ")[0] == name:
+                return float(line.rsplit(" ", 1)[1])
+            if "{" in name or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
