@@ -119,6 +119,9 @@ class PrometheusExportProbe:
                     params={
                         "match[]": f'{MARKER_METRIC}{{gateway="{gateway}"}}',
                         "start": f"{since_wall - 3600:.3f}",
+                        # An explicit end: without it, the newest second (-search.latencyOffset,
+                        # 30 s by default) is left out, and that is where the marker is.
+                        "end": f"{time.time() + 3600:.3f}",
                     },
                 )
         except httpx.HTTPError as err:
