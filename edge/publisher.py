@@ -70,7 +70,7 @@ class MqttPublisher:
         self._url = url
         self._window = threading.BoundedSemaphore(max_inflight)
         self._max_inflight = max_inflight
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._pending: dict[int, AckCallback | None] = {}
         self._early_acks: set[int] = set()
         self._connected = threading.Event()
@@ -169,17 +169,21 @@ class MqttPublisher:
     ) -> None:
         """Publish; blocks while ``max_inflight`` messages await their PUBACK."""
         self._window.acquire()
+        # Never hold our lock while calling into paho: its network thread holds paho's
+        # own lock when it calls _on_publish, which takes ours (lock-order deadlock).
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            self._window.release()
+            raise PublishError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        # NO_CONN: paho queued it and sends it after reconnecting.
         with self._lock:
-            info = self._client.publish(topic, payload, qos=qos, retain=retain)
-            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                self._window.release()
-                raise PublishError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
-            # NO_CONN: paho queued it and sends it after reconnecting.
-            if info.mid in self._early_acks:
+            acked_already = info.mid in self._early_acks
+            if acked_already:
                 self._early_acks.discard(info.mid)
-                self._settle(on_ack)
             else:
                 self._pending[info.mid] = on_ack
+        if acked_already:
+            self._settle(on_ack)
 
     def publish_message(self, message: BaseModel, *, on_ack: AckCallback | None = None) -> None:
         """Publish a contract message on the topic, QoS and retain flag its type calls for."""
