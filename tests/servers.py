@@ -121,9 +121,11 @@ class Mosquitto(_Process):
         persistence: bool = False,
         extra_config: str = "",
         port: int | None = None,
+        anonymous: bool = True,
     ) -> None:
         super().__init__()
         self.binary = ensure_binary("mosquitto", "mosquitto", search=("/usr/sbin",))
+        self.anonymous = anonymous
         self.workdir = workdir
         self.port = port or free_port()
         self.persistence = persistence
@@ -137,7 +139,7 @@ class Mosquitto(_Process):
     def config(self) -> str:
         lines = [
             f"listener {self.port} {LOOPBACK}",
-            "allow_anonymous true",
+            f"allow_anonymous {str(self.anonymous).lower()}",
             # Floods in tests and benchmarks: never drop what a persistent session queued.
             "max_queued_messages 0",
             "max_queued_bytes 0",
