@@ -179,7 +179,7 @@ class EmbeddedBroker:
         started.wait(30)
         if failure:
             raise RuntimeError(f"amqtt broker failed to start: {failure[0]}")
-        _wait_listening(port, 15)
+        # Listening once start() returned; no probe connection (amqtt logs and leaks on those).
         return BrokerEndpoint(MqttUrl(LOOPBACK, port), 4, "amqtt")
 
     def stop(self) -> None:

@@ -137,7 +137,18 @@ class MqttIngest:
             log.debug("disconnect failed", exc_info=True)
         if self._supervisor is not None:
             self._supervisor.join(15)
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        """Stop paho's network thread and close its wake-up socket pair.
+
+        ``loop_start`` makes a new pair each time and ``loop_stop`` leaves the old one
+        open, so a gateway that reconnects often would leak two sockets per reconnect.
+        """
         self.client.loop_stop()
+        reset = getattr(self.client, "_reset_sockets", None)
+        if reset is not None:
+            reset(sockpair_only=True)
 
     def _supervise(self) -> None:
         backoff = 0.5
@@ -152,7 +163,7 @@ class MqttIngest:
                 continue
             self.client.loop_start()
             self._disconnected.wait()
-            self.client.loop_stop()
+            self._stop_loop()
             if self._stop.is_set():
                 break
             if self.subscribed.is_set():

@@ -67,6 +67,7 @@ class Gateway:
         batch_max: int = DEFAULT_BATCH_MAX,
         broker_dir: Path | None = None,
         api_port: int | None = None,
+        embedded_broker: str = "auto",
         on_delivered: Callable[[Sequence[SpoolEntry], float], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -87,6 +88,8 @@ class Gateway:
         self._routers = routers
         self._device_scope = device_scope
         self._serve_api = serve_api
+        #: "auto" (Mosquitto if installed, else amqtt), "mosquitto" or "amqtt".
+        self._embedded_broker = embedded_broker
         self._broker_dir = broker_dir or Path(settings.spool_dir).parent / "housecall-broker"
         self.broker: EmbeddedBroker | None = None
         self.ingest: MqttIngest | None = None
@@ -155,7 +158,7 @@ class Gateway:
         url = self.settings.mqtt()
         protocol = MQTT5
         if url is None:
-            self.broker = EmbeddedBroker(self._broker_dir)
+            self.broker = EmbeddedBroker(self._broker_dir, prefer=self._embedded_broker)
             endpoint = self.broker.start()
             url, protocol = endpoint.url, endpoint.protocol
         self.mqtt_url = url
