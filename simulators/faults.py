@@ -24,6 +24,8 @@ import numpy as np
 from edge.contract import FAULTS_BY_KIND, Fault, Kind
 
 DAY_S = 86400.0
+#: Below this degradation level an error event is not attributed to the fault.
+NOTICE_MIN_LEVEL = 0.25
 
 #: Faults that happen at once (a part breaks) rather than developing over weeks.
 SUDDEN_VARIANTS: dict[Fault, float] = {
@@ -86,8 +88,15 @@ class FaultPlan:
         return round(self.severity * float(frac ** _PROGRESSION_EXPONENT[self.fault]), 12)
 
     def notice(self, t_s: float, code: str) -> bool:
-        """Record the first customer-visible moment at or after the onset; True if it is new."""
+        """Record the first customer-visible moment caused by this fault; True if it is new.
+
+        An error while the fault is still negligible (below :data:`NOTICE_MIN_LEVEL` of
+        its scale) is the weather's or the household's doing, not the fault's: a marginal
+        unit can fall behind on the hottest afternoon whether or not it is degrading.
+        """
         if self.notice_s is not None or t_s < self.onset_s:
+            return False
+        if not self.sudden and self.level(t_s) < NOTICE_MIN_LEVEL:
             return False
         self.notice_s = t_s
         self.notice_code = code
@@ -115,6 +124,25 @@ class FaultTruth:
     notice_code: str | None = None
     detail: str | None = None
 
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> FaultTruth:
+        """Read back one line written by :meth:`to_json`."""
+        notice = raw.get("notice_at")
+        return cls(
+            device_id=raw["device_id"],
+            kind=Kind(raw["kind"]),
+            brand=raw["brand"],
+            model=raw["model"],
+            fault=Fault(raw["fault"]),
+            onset_at=_parse_iso(raw["onset_at"]),
+            notice_at=_parse_iso(notice) if notice else None,
+            sudden=bool(raw["sudden"]),
+            severity=float(raw["severity"]),
+            ramp_days=float(raw["ramp_days"]),
+            notice_code=raw.get("notice_code"),
+            detail=raw.get("detail"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times as RFC 3339 ``Z`` strings)."""
         return {
@@ -131,6 +159,10 @@ class FaultTruth:
             "notice_code": self.notice_code,
             "detail": self.detail,
         }
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _iso(value: datetime) -> str:

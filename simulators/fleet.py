@@ -15,7 +15,7 @@ The API other packages call::
 
 - ``FleetConfig(devices, days, seed=7, start=2026-06-01T00:00Z, ac_share=0.6,
   ac_interval_s=60, washer_interval_s=10, scenario=None, fault_rate=0.3,
-  faults_enabled=True)``; ``config.healthy_twin()`` is the same fleet, weather and
+  faults_enabled=True, regions=None)``; ``config.healthy_twin()`` is the same fleet, weather and
   use with every fault removed.
 - ``SimMessage`` (a NamedTuple): ``epoch_s``, ``device_id``, ``topic``, ``payload``
   (the exact contract bytes), ``retain`` (births and status), ``channel``; ``ts`` is a
@@ -35,9 +35,10 @@ and released as device time reaches them, so memory stays bounded for any run le
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
@@ -71,7 +72,7 @@ from simulators.catalog import (
     AcModel,
     WasherModel,
 )
-from simulators.faults import DAY_S, FaultPlan, FaultTruth, draw_plan
+from simulators.faults import DAY_S, NOTICE_MIN_LEVEL, FaultPlan, FaultTruth, draw_plan
 from simulators.scenario import Confounders, Scenario
 from simulators.washer import ERROR_TEXT as WASHER_ERROR_TEXT
 from simulators.washer import WASHER_FIELDS, CycleResult, WasherFaults, WasherUnit, run_cycle
@@ -116,6 +117,8 @@ class FleetConfig:
     fault_rate: float = 0.3
     #: False: the healthy twin (same weather, use and randomness; no faults).
     faults_enabled: bool = True
+    #: Restrict the fleet to these regions (ISO 3166-2 codes of the catalogue); None: all.
+    regions: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.devices < 1:
@@ -130,6 +133,11 @@ class FleetConfig:
             raise ValueError("ac_share and fault_rate must be between 0 and 1")
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware (UTC)")
+        if self.regions is not None:
+            unknown = sorted(set(self.regions) - set(REGIONS))
+            if unknown or not self.regions:
+                known = ", ".join(sorted(REGIONS))
+                raise ValueError(f"unknown regions {unknown} (known: {known})")
 
     def healthy_twin(self) -> FleetConfig:
         """The same fleet under identical weather and use, with every fault removed."""
@@ -181,6 +189,7 @@ class RunStats:
     births: int = 0
     status: int = 0
     errors: int = 0
+    #: Errors on units without a fault, or whose fault is still negligible.
     errors_on_healthy: int = 0
     cycles: int = 0
     power_cuts: int = 0
@@ -203,7 +212,7 @@ def make_devices(config: FleetConfig) -> list[DeviceInfo]:
     start = config.start
     start_s = start.timestamp()
     new_share = config.confounders.new_unit_share
-    regions = sorted(REGIONS)
+    regions = sorted(config.regions or REGIONS)
     out = []
     for i in range(n):
         kind = Kind(kinds[i])
@@ -493,7 +502,8 @@ class FleetRun:
             self.stats.events += 1
             if etype == "error":
                 self.stats.errors += 1
-                if dev.index not in plans_by_dev or plans_by_dev[dev.index].onset_s > at:
+                plan = plans_by_dev.get(dev.index)
+                if plan is None or (not plan.sudden and plan.level(at) < NOTICE_MIN_LEVEL):
                     self.stats.errors_on_healthy += 1
                     code = str(data.get("code"))
                     codes = self.stats.healthy_error_codes
@@ -523,38 +533,44 @@ class FleetRun:
 
         steps = math.ceil(cfg.days * DAY_S / window)
         region_cut_state = [False] * len(regions)
+        # Moments when who is connected can change: cut edges and brand-new units appearing.
+        changes = sorted(
+            {start_s}
+            | {edge for spans in cuts for span in spans for edge in span}
+            | {d.active_from_s for d in self.devices}
+        )
+        ac_index = np.array([d.index for d in ac_devs], dtype=np.int64)
+        ac_from = np.array([d.active_from_s for d in ac_devs])
+        online_arr = np.zeros(len(self.devices), dtype=bool)
         for k in range(steps):
             t = start_s + k * window
             t_end = t + window
             # Power: cuts by region; devices reconnect with a birth when it returns.
-            cut_now = [self._in_cut(cuts[r], t) for r in range(len(regions))]
-            for r, is_cut in enumerate(cut_now):
-                if is_cut and not region_cut_state[r]:
-                    self.stats.power_cuts += 1
-                region_cut_state[r] = is_cut
-            for dev in self.devices:
-                if t + window <= dev.active_from_s:
-                    continue
-                powered = not cut_now[region_pos[dev.region]]
-                at = max(t, dev.active_from_s)
-                if powered and not online[dev.index]:
-                    connect(dev, at)
-                elif not powered and online[dev.index]:
-                    disconnect(dev, at)
-
+            # (State is read at the window's start; look again in the window after a change.)
+            near = bisect.bisect_left(changes, t - window)
+            if near < len(changes) and changes[near] < t_end:
+                cut_now = [self._in_cut(cuts[r], t) for r in range(len(regions))]
+                for r, is_cut in enumerate(cut_now):
+                    if is_cut and not region_cut_state[r]:
+                        self.stats.power_cuts += 1
+                    region_cut_state[r] = is_cut
+                self._update_connections(
+                    t,
+                    window,
+                    cut_now=cut_now,
+                    region_pos=region_pos,
+                    online=online,
+                    connect=connect,
+                    disconnect=disconnect,
+                )
+                online_arr = np.array(online, dtype=bool)
             # ACs, all at once.
             if fleet is not None:
                 dt = window
                 outdoor = weather.outdoor_c(ac_region, t) + ac_micro
                 sun = weather.sunshine(ac_region, t)
                 daily = weather.daily_mean_c(ac_region, t)
-                powered_arr = np.array(
-                    [
-                        online[d.index] and t + ac_phase[j] >= d.active_from_s
-                        for j, d in enumerate(ac_devs)
-                    ],
-                    dtype=bool,
-                )
+                powered_arr = online_arr[ac_index] & (t + ac_phase >= ac_from)
                 faults, sensor_events = self._ac_fault_inputs(n_ac, ac_plans, t)
                 step = fleet.step(
                     t,
@@ -693,6 +709,27 @@ class FleetRun:
             self.stats.by_kind[dev.kind.value] = self.stats.by_kind.get(dev.kind.value, 0) + 1
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _update_connections(
+        self,
+        t: float,
+        window: float,
+        *,
+        cut_now: list[bool],
+        region_pos: dict[str, int],
+        online: list[bool],
+        connect: Callable[[DeviceInfo, float], None],
+        disconnect: Callable[[DeviceInfo, float], None],
+    ) -> None:
+        for dev in self.devices:
+            if t + window <= dev.active_from_s:
+                continue
+            powered = not cut_now[region_pos[dev.region]]
+            at = max(t, dev.active_from_s)
+            if powered and not online[dev.index]:
+                connect(dev, at)
+            elif not powered and online[dev.index]:
+                disconnect(dev, at)
 
     def _ac_fault_inputs(
         self, n: int, ac_plans: list[tuple[int, FaultPlan]], t: float
@@ -852,12 +889,13 @@ class FleetRun:
         after: float, unit: WasherUnit, rng: np.random.Generator, utc_offset_h: float
     ) -> float:
         """Next start: exponential gaps at the household's rate, moved into waking hours."""
+        # Always the same draws, so a faulty unit and its twin keep the same laundry.
         gap = float(rng.exponential(7 * DAY_S / unit.cycles_per_week))
+        morning = float(rng.uniform(0.0, 3.0))
         t = after + gap
         local_h = (t / 3600.0 + utc_offset_h) % 24.0
         if local_h < 7.0 or local_h > 21.5:
-            shift = (7.0 - local_h) % 24.0 + float(rng.uniform(0.0, 3.0))
-            t += shift * 3600.0
+            t += ((7.0 - local_h) % 24.0 + morning) * 3600.0
         return t
 
     def _birth(self, dev: DeviceInfo, at: float) -> SimMessage:
