@@ -97,7 +97,7 @@ class EdgeConfig:
     status_interval_s: float = 10.0
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     batch_size: int = 1000
-    upstream_wait_s: float = 5.0  # how long start() waits for upstream before going on
+    upstream_wait_s: float = 5.0  # how long start() waits for each broker before going on
 
     def __post_init__(self) -> None:
         if not is_valid_device_id(self.edge_id):
@@ -162,6 +162,7 @@ class EdgeAgent:
         self._next_status_at = 0.0
         self._status_dirty = False
         self._started = False
+        self.final_status: dict[str, Any] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -173,6 +174,8 @@ class EdgeAgent:
             time.sleep(0.02)
         self._track_upstream()
         self.local.start()
+        # Waiting for the home subscription means a status report implies "receiving".
+        self.local.wait_subscribed(self.config.upstream_wait_s)
         self._started = True
 
     def run(self, stop: threading.Event) -> None:
@@ -206,6 +209,7 @@ class EdgeAgent:
             )
         self.upstream.close(flush_timeout_s)
         self._settle_acks()
+        self.final_status = self.status("offline")
         self.outbox.close()
 
     # -- accept: local message -> outbox -> local ack ------------------------------------

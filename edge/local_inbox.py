@@ -62,6 +62,7 @@ class LocalInbox:
         self._queue: queue.SimpleQueue[LocalMessage] = queue.SimpleQueue()
         self._connection = 0
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -76,6 +77,7 @@ class LocalInbox:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
 
     @property
@@ -96,8 +98,9 @@ class LocalInbox:
         )
         self._client.loop_start()
 
-    def wait_connected(self, timeout_s: float) -> bool:
-        return self._connected.wait(timeout_s)
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """Wait until the home broker confirmed our subscriptions (messages now reach us)."""
+        return self._subscribed.wait(timeout_s)
 
     def stop(self) -> None:
         self._client.disconnect()
@@ -145,6 +148,12 @@ class LocalInbox:
         except Exception:
             log.exception("subscribing on the home broker failed")
         self._connected.set()
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, reasons: Any, _p: Any) -> None:
+        if any(r.is_failure for r in reasons):
+            log.error("the home broker refused a subscription: %s", reasons)
+            return
+        self._subscribed.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected.clear()

@@ -103,6 +103,7 @@ def edge_command(  # noqa: PLR0917 (typer: one parameter per flag)
         f"outbox {outbox} (budget {disk_budget_mb:g} MB)"
     )
     agent.start()
+    console.print(_status_line(agent))
     next_line = time.monotonic() + status_interval_s
     try:
         while not stop.is_set():
@@ -162,7 +163,7 @@ def _config(
 
 
 def _status_line(agent: EdgeAgent, *, closed: bool = False) -> str:
-    s = agent.status()
+    s = agent.final_status if closed and agent.final_status else agent.status()
     box = s["outbox"]
     link = "up" if s["upstream_connected"] else "DOWN"
     return (
