@@ -1,16 +1,101 @@
-"""``housecall demo``: filled in by the work-orders issue."""
+"""``housecall demo``: the whole loop on embedded defaults, in a few minutes.
+
+A small simulated fleet with a few developing faults is fast-forwarded over weeks of
+device time through the real gateway (embedded MQTT broker, SQLite in a temp dir),
+the detectors and the work-order service; a live table shows orders as they open,
+then a summary; then the API keeps serving until Ctrl-C (``--no-serve`` to exit).
+"""
 
 from __future__ import annotations
 
-import typer
+import socket
+import threading
+import time
+from typing import Annotated
 
-from housecall.commands import not_built_yet
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from housecall.demo.run import DemoOptions, DemoRun
+from housecall.demo.view import live_view, summary_tables
 
 
 def register(app: typer.Typer) -> None:
     app.command(name="demo")(demo)
 
 
-def demo() -> None:
-    """Not built yet (the work-orders issue)."""
-    not_built_yet("demo", "the work-orders issue")
+def _any_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def demo(  # noqa: PLR0917 - typer options
+    devices: Annotated[int, typer.Option(min=2, max=200, help="appliances in the fleet")] = 16,
+    days: Annotated[float, typer.Option(min=20, max=120, help="days of device time")] = 35.0,
+    seed: Annotated[int, typer.Option(help="fleet seed (same seed, same run)")] = 7,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="API port (0: any free)")] = 8080,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="keep the API serving until Ctrl-C")
+    ] = True,
+    exit_after: Annotated[bool, typer.Option("--exit", help="same as --no-serve")] = False,
+) -> None:
+    """Run a simulated fleet through the gateway, detectors and work orders."""
+    console = Console()
+    if port and not _port_free(port):
+        console.print(f"[yellow]port {port} is busy: serving the API on a free port instead")
+        port = 0
+    port = port or _any_free_port()
+    run = DemoRun(DemoOptions(devices=devices, days=days, seed=seed, api_port=port))
+    started = time.monotonic()
+    try:
+        with console.status("preparing the fleet and starting the gateway..."):
+            run.start()
+        for line in run.result.missing:
+            console.print(f"[bold red]missing piece:[/] {line}")
+        console.print(
+            f"gateway up: MQTT {run.gateway.mqtt_url if run.gateway else '?'}, "
+            f"API {run.result.api_url}, data in {run.workdir}"
+        )
+        with Live(
+            live_view(run.progress, run.notice_at), console=console, refresh_per_second=4
+        ) as live:
+
+            def tick() -> None:
+                live.update(live_view(run.progress, run.notice_at))
+
+            run.publish_fleet(on_tick=tick)
+            tick()
+        result = run.summarise(time.monotonic() - started)
+        for table in summary_tables(result):
+            console.print(table)
+        if run.field.errors:
+            console.print(
+                f"[yellow]{len(run.field.errors)} demo visits failed: {run.field.errors[:3]}"
+            )
+        if serve and not exit_after:
+            console.print(
+                f"\n[bold]API serving at {result.api_url}[/]  (OpenAPI: {result.api_url}/docs)\n"
+                f"admin token: {result.admin_token}\n"
+                f"try: curl -H 'Authorization: Bearer {result.admin_token}' "
+                f"{result.api_url}/api/v1/work-orders\n"
+                "Ctrl-C to stop."
+            )
+            stop = threading.Event()
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                console.print("stopping")
+    finally:
+        run.stop()

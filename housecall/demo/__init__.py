@@ -1,0 +1,1 @@
+"""The ``housecall demo`` machinery: the run itself, a simulated field-service team, the views."""

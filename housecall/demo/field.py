@@ -1,0 +1,136 @@
+"""A simulated field-service team for the demo: technicians who visit, diagnose and repair.
+
+It plays the people's side of the loop in DEVICE time, so a fleet fast-forwarded
+over weeks gets visits a day or two after an order opens. Each visit walks the
+standard flow through :meth:`WorkOrderService.transition` (accepted -> scheduled ->
+on_site -> resolved, or false_alarm when the simulated unit has no such fault), and
+repairs the simulated appliance by zeroing its injected fault, so the detectors see
+it recover and fix verification can run. One repair per demo is botched on purpose
+(the part fixed was not the cause): its evidence never recovers and the order
+reopens, then a second visit fixes it.
+
+It sits between the pipeline and the service as the :class:`SignalSink` (it
+forwards every call), because that is where device time flows.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from detectors.api import Signal
+from edge.contract import WorkOrderStatus as S
+from gateway.workorders.lifecycle import IllegalTransition
+from gateway.workorders.service import DeviceRef, InvalidRequest, WorkOrderService
+
+log = logging.getLogger(__name__)
+
+
+class Repairable(Protocol):
+    """The simulator's fault plan for one device (``simulators.faults.FaultPlan``)."""
+
+    fault: Any
+    severity: float
+
+
+@dataclass(order=True)
+class _Visit:
+    due: datetime
+    order_id: str = field(compare=False)
+    device_id: str = field(compare=False)
+    fault: str = field(compare=False)
+
+
+class DemoFieldService:
+    """Forwards the pipeline's calls to the service and plays the technicians."""
+
+    def __init__(
+        self,
+        service: WorkOrderService,
+        plans: dict[str, Repairable],
+        *,
+        visit_after: timedelta = timedelta(days=1),
+        botch_first_repair_of: str | None = None,
+    ) -> None:
+        self.service = service
+        self.plans = plans
+        self.visit_after = visit_after
+        self.botch = botch_first_repair_of
+        self.device_now: datetime | None = None
+        self._visits: list[_Visit] = []
+        self._lock = threading.Lock()
+        self._botched: set[str] = set()
+        self.visits = 0
+        self.repairs = 0
+        self.false_alarms = 0
+        self.errors: list[str] = []
+        service.listeners.append(self._on_change)
+
+    # the pipeline's SignalSink
+    def handle(self, device: DeviceRef, ts: datetime, signals: Sequence[Signal]) -> None:
+        self.service.handle(device, ts, signals)
+        if self.device_now is None or ts > self.device_now:
+            self.device_now = ts
+        self._visit_due(ts)
+
+    def _on_change(self, what: str, data: dict[str, Any]) -> None:
+        if what not in {"opened", "reopened"}:
+            return
+        opened = datetime.fromisoformat(str(data["opened_at"]).replace("Z", "+00:00"))
+        start = max(opened, self.device_now or opened)
+        with self._lock:
+            heapq.heappush(
+                self._visits,
+                _Visit(start + self.visit_after, data["id"], data["device_id"], data["fault"]),
+            )
+
+    def _visit_due(self, now: datetime) -> None:
+        while True:
+            with self._lock:
+                if not self._visits or self._visits[0].due > now:
+                    return
+                visit = heapq.heappop(self._visits)
+            try:
+                self._visit(visit)
+            except (IllegalTransition, InvalidRequest) as err:
+                self.errors.append(f"{visit.order_id}: {err}")
+
+    def _visit(self, visit: _Visit) -> None:
+        order = self.service.get(visit.order_id)
+        if order["status"] not in {S.OPEN, S.ASSIGNED}:
+            return
+        self.visits += 1
+        move = self.service.transition
+        if order["status"] == S.OPEN:
+            move(visit.order_id, S.ASSIGNED, actor="dispatch")
+            order = self.service.get(visit.order_id)
+        tech = f"technician:{order['technician_id']}"
+        move(visit.order_id, S.ACCEPTED, actor=tech)
+        move(visit.order_id, S.SCHEDULED, actor=tech, scheduled_for=visit.due)
+        move(visit.order_id, S.ON_SITE, actor=tech)
+        plan = self.plans.get(visit.device_id)
+        if plan is None or str(plan.fault) != visit.fault:
+            self.false_alarms += 1
+            move(visit.order_id, S.FALSE_ALARM, actor=tech, notes="unit found healthy")
+            return
+        botched = visit.device_id == self.botch and visit.device_id not in self._botched
+        if botched:
+            self._botched.add(visit.device_id)
+            notes = "replaced a part; the cause was elsewhere (demo: botched repair)"
+        else:
+            plan.severity = 0.0  # the simulated appliance is repaired from now on
+            self.repairs += 1
+            notes = "repaired"
+        move(
+            visit.order_id,
+            S.RESOLVED,
+            actor=tech,
+            root_cause=visit.fault,
+            parts_used=list(order["recommended_parts"][:1]),
+            notes=notes,
+        )

@@ -1,0 +1,351 @@
+"""The whole loop on embedded defaults: fleet -> MQTT -> gateway -> detectors -> work orders.
+
+:class:`DemoRun` starts the real gateway (embedded broker, SQLite in a temp dir),
+the service loop (work orders, dispatch, notices, webhooks) and a simulated
+field-service team, then publishes a seeded fleet with a few developing faults,
+fast-forwarded over weeks of device time, through the broker exactly as appliances
+would. Flow control keeps the publisher at most ``window`` messages ahead of what
+the gateway has stored (the broker's queue is finite).
+
+Lead time is measured against the customer-notice time of the same fleet WITHOUT
+repairs (``simulators.fleet.ground_truth``): the moment the customer would have
+seen an error code had nobody come.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from detectors.api import FleetDetector, NullDetector
+from edge.contract import Fault, Kind, WorkOrderStatus
+from edge.publisher import MqttPublisher
+from gateway.db import make_engine
+from gateway.pipeline import BatchResult
+from gateway.runtime import Gateway
+from gateway.settings import load_settings
+from gateway.workorders.ids import utcnow
+from gateway.workorders.loop import ServiceLoop
+from gateway.workorders.service import ServiceConfig
+from gateway.workorders.tables import ProviderRow, TechnicianRow
+from housecall.demo.field import DemoFieldService, Repairable
+
+log = logging.getLogger(__name__)
+
+#: The demo's developing faults: (kind, fault, onset day, ramp days). Enough variety to
+#: show notices (dirty filter, drain filter), technician orders, a verified repair and,
+#: on the first entry, a botched repair that reopens.
+DEMO_FAULTS: tuple[tuple[Kind, Fault, float, float], ...] = (
+    (Kind.AC, Fault.REFRIGERANT_LEAK, 9.0, 16.0),
+    (Kind.AC, Fault.CONDENSER_FOULING, 8.0, 18.0),
+    (Kind.AC, Fault.DIRTY_FILTER, 10.0, 14.0),
+    (Kind.AC, Fault.OUTDOOR_FAN_FAILURE, 12.0, 12.0),
+    (Kind.WASHER, Fault.BEARING_WEAR, 8.0, 16.0),
+    (Kind.WASHER, Fault.DRAIN_PUMP_CLOG, 10.0, 12.0),
+)
+
+
+@dataclass
+class DemoOptions:
+    devices: int = 16
+    days: float = 35.0
+    seed: int = 7
+    api_port: int = 8080
+    ac_interval_s: int = 300
+    washer_interval_s: int = 60
+    window: int = 4000
+    workdir: Path | None = None
+
+
+@dataclass
+class DemoResult:
+    messages: int = 0
+    stored: int = 0
+    wall_s: float = 0.0
+    device_days: float = 0.0
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    truth: list[dict[str, Any]] = field(default_factory=list)
+    notices: int = 0
+    self_fixed: int = 0
+    verified: int = 0
+    reopened: int = 0
+    false_alarms: int = 0
+    webhooks_pending: int = 0
+    missing: list[str] = field(default_factory=list)
+    api_url: str = ""
+    admin_token: str = ""
+    workdir: Path | None = None
+
+
+@dataclass
+class Progress:
+    """What the live view reads (updated from the publisher and pipeline threads)."""
+
+    device_now: datetime | None = None
+    published: int = 0
+    stored: int = 0
+    total_days: float = 0.0
+    start: datetime | None = None
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def fraction(self) -> float:
+        if self.device_now is None or self.start is None or not self.total_days:
+            return 0.0
+        return min(1.0, (self.device_now - self.start).total_seconds() / 86400 / self.total_days)
+
+
+def _load_detector(missing: list[str]) -> FleetDetector:
+    try:
+        from detectors.fleet import HousecallDetector
+    except ImportError as err:  # pragma: no cover - depends on the detectors package
+        missing.append(f"detectors ({err}); running with NullDetector: no orders will open")
+        return NullDetector()
+    return HousecallDetector()
+
+
+class DemoRun:
+    def __init__(self, options: DemoOptions) -> None:
+        self.options = options
+        self.progress = Progress(total_days=options.days)
+        self.result = DemoResult()
+        self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="housecall-demo-"))
+        self.result.workdir = self.workdir
+        self.admin_token = secrets.token_urlsafe(18)
+        self.gateway: Gateway | None = None
+        self.loop: ServiceLoop | None = None
+        self._stored = 0
+        self._stored_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ assembly
+
+    def fleet(self) -> tuple[Any, dict[str, Repairable], str | None]:
+        """The simulated fleet with the demo's faults; (FleetRun, plans by device, botched)."""
+        from simulators.fleet import FleetConfig, FleetRun, make_devices
+        from simulators.scenario import FaultSpec, Scenario
+
+        o = self.options
+        base = FleetConfig(
+            devices=o.devices,
+            days=o.days,
+            seed=o.seed,
+            ac_interval_s=o.ac_interval_s,
+            washer_interval_s=o.washer_interval_s,
+        )
+        devices = make_devices(base)
+        free = {kind: [d for d in devices if d.kind is kind] for kind in Kind}
+        specs = []
+        first: str | None = None
+        for kind, fault, onset, ramp in DEMO_FAULTS:
+            if not free[kind]:
+                continue
+            dev = free[kind].pop(0)
+            first = first or dev.device_id
+            specs.append(FaultSpec(device=dev.index, fault=fault, onset_day=onset, ramp_days=ramp))
+        scenario = Scenario(faults=tuple(specs), explicit_only=True)
+        config = replace(base, scenario=scenario)
+        run = FleetRun(config)
+        plans: dict[str, Repairable] = {run.devices[p.device].device_id: p for p in run.plans}
+        self._config = config
+        return run, plans, first
+
+    def customer_notice_times(self) -> dict[str, datetime | None]:
+        """When each customer would have noticed, had nobody repaired anything."""
+        from simulators.fleet import ground_truth
+
+        return {t.device_id: t.notice_at for t in ground_truth(self._config)}
+
+    def start(self) -> None:
+        o = self.options
+        settings = load_settings(
+            database_url=f"sqlite:///{self.workdir / 'housecall.db'}",
+            api_port=o.api_port,
+            admin_token=self.admin_token,
+            spool_dir=self.workdir / "spool",
+            client_id="housecall-demo-gateway",
+        )
+        detector = _load_detector(self.result.missing)
+        engine = make_engine(settings.database_url)
+        holder: dict[str, Gateway] = {}
+        self.loop = ServiceLoop(
+            engine,
+            admin_token=self.admin_token,
+            detector=detector,
+            mqtt_url=lambda: holder["gateway"].mqtt_url if "gateway" in holder else None,
+            config=ServiceConfig(
+                self_fix_grace=timedelta(days=2),
+                verify_days=4.0,
+                verify_cycles=4,
+                recovery_timeout=timedelta(days=4),
+                recovery_timeout_cycles=5,
+            ),
+            sla_sweep_s=5.0,
+        )
+        self._seed_technicians(engine)
+        self.run, plans, botched = self.fleet()
+        self.notice_at = self.customer_notice_times()
+        self.field = DemoFieldService(
+            self.loop.service, plans, visit_after=timedelta(days=1), botch_first_repair_of=botched
+        )
+        self.loop.service.listeners.append(self._on_change)
+        gateway = Gateway(
+            settings,
+            detector=detector,
+            sink=self.field,
+            routers=self.loop.routers(),
+            device_scope=self.loop.device_scope(),
+            broker_dir=self.workdir / "broker",
+        )
+        holder["gateway"] = gateway
+        gateway.add_observer(self._on_batch)
+        gateway.start()
+        self.loop.start()
+        self.gateway = gateway
+        self.result.api_url = gateway.api_url
+        self.result.admin_token = self.admin_token
+
+    def _seed_technicians(self, engine: Any) -> None:
+        from sqlalchemy.orm import Session
+
+        from simulators.catalog import REGIONS
+
+        now = utcnow()
+        with Session(engine) as session, session.begin():
+            for n, region in enumerate(sorted(REGIONS)):
+                provider = ProviderRow(
+                    id=f"sp_demo_{n}",
+                    name=f"{region} Home Service",
+                    skills=["ac", "washer"],
+                    regions=[region],
+                    rating=4.2 + 0.1 * (n % 5),
+                    created_wall_at=now,
+                )
+                session.add(provider)
+                for k, skills in enumerate((["ac"], ["washer"], ["ac", "washer"])):
+                    session.add(
+                        TechnicianRow(
+                            id=f"tech_demo_{n}_{k}",
+                            name=f"Technician {n}.{k}",
+                            provider_id=provider.id,
+                            skills=skills,
+                            regions=[],
+                            daily_capacity=4,
+                            rating=4.0 + 0.3 * k,
+                            active=True,
+                            created_wall_at=now,
+                        )
+                    )
+
+    # ------------------------------------------------------------------ running
+
+    def _on_batch(self, result: BatchResult) -> None:
+        with self._stored_lock:
+            self._stored += result.received
+        self.progress.stored = self._stored
+
+    def _on_change(self, what: str, data: dict[str, Any]) -> None:
+        with self.progress.lock:
+            if what == "notice":
+                self.progress.notices.append(data)
+            elif "id" in data:
+                self.progress.orders[data["id"]] = data
+
+    def publish_fleet(self, on_tick: Callable[[], None] | None = None) -> None:
+        """Publish every simulated message through the broker, at most ``window`` ahead."""
+        assert self.gateway is not None
+        assert self.gateway.mqtt_url is not None
+        publisher = MqttPublisher(self.gateway.mqtt_url, "housecall-demo-fleet", max_inflight=500)
+        publisher.connect()
+        start = self._config.start
+        self.progress.start = start
+        last_tick = time.monotonic()
+        try:
+            for msg in self.run.messages():
+                while self.progress.published - self._stored > self.options.window:
+                    time.sleep(0.005)
+                    if self.gateway.last_error:
+                        raise RuntimeError(f"gateway stopped: {self.gateway.last_error}")
+                publisher.publish(msg.topic, msg.payload, retain=msg.retain)
+                self.progress.published += 1
+                if self.progress.published % 500 == 0:
+                    self.progress.device_now = msg.ts
+                    if on_tick is not None and time.monotonic() - last_tick > 0.25:
+                        last_tick = time.monotonic()
+                        on_tick()
+            publisher.wait_all_acked(30)
+        finally:
+            publisher.close(5)
+        self._drain(on_tick)
+
+    def _drain(self, on_tick: Callable[[], None] | None, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self._stored < self.progress.published and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if on_tick is not None:
+                on_tick()
+        self.progress.device_now = self._config.start + timedelta(days=self.options.days)
+
+    def summarise(self, wall_s: float) -> DemoResult:
+        assert self.loop is not None
+        service = self.loop.service
+        self.loop.webhooks.deliver_due()
+        items, cursor = service.list_orders(limit=1000)
+        while cursor:
+            more, cursor = service.list_orders(limit=1000, cursor=cursor)
+            items.extend(more)
+        notice_at = self.notice_at
+        truth_faults = {dev: str(p.fault) for dev, p in self.field.plans.items()}
+        r = self.result
+        r.messages = self.progress.published
+        r.stored = self._stored
+        r.wall_s = wall_s
+        r.device_days = self.options.days
+        r.orders = []
+        for order in sorted(items, key=lambda o: o["opened_at"]):
+            notice = notice_at.get(order["device_id"])
+            opened = datetime.fromisoformat(order["opened_at"].replace("Z", "+00:00"))
+            true_fault = truth_faults.get(order["device_id"])
+            r.orders.append(
+                {
+                    **order,
+                    "true_fault": true_fault,
+                    "correct": true_fault == order["fault"],
+                    "notice_at": notice,
+                    "lead_days": (notice - opened).total_seconds() / 86400 if notice else None,
+                }
+            )
+        ordered = {(o["device_id"], o["fault"]) for o in items}
+        noticed = {(n["device_id"], n["fault"]) for n in self.progress.notices}
+        r.truth = [
+            {
+                "device_id": dev,
+                "fault": fault,
+                "caught": (dev, fault) in ordered,
+                "noticed": (dev, fault) in noticed,
+                "notice_at": notice_at.get(dev),
+            }
+            for dev, fault in sorted(truth_faults.items())
+        ]
+        counts = service.counts
+        r.notices = len(self.progress.notices)
+        r.self_fixed = counts.get("self_fixed", 0)
+        r.verified = sum(1 for o in items if o["status"] == WorkOrderStatus.VERIFIED)
+        r.reopened = sum(1 for o in items if o["reopened"])
+        r.false_alarms = sum(1 for o in items if o["status"] == WorkOrderStatus.FALSE_ALARM)
+        return r
+
+    def stop(self) -> None:
+        if self.loop is not None:
+            self.loop.stop()
+        if self.gateway is not None:
+            self.gateway.stop()
