@@ -20,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 ANY_REGION = "*"
@@ -45,16 +45,24 @@ def qualifies(tech: Candidate, *, kind: str, region: str | None) -> bool:
 
 
 def choose_technician(
-    candidates: Iterable[Candidate], *, kind: str, region: str | None
+    candidates: Iterable[Candidate],
+    *,
+    kind: str,
+    region: str | None,
+    bonus: Callable[[Candidate], float] | None = None,
 ) -> Candidate | None:
-    """The best qualified technician, or None when nobody can take it today."""
+    """The best qualified technician, or None when nobody can take it today.
+
+    ``bonus`` (service quality, ``gateway.quality.scorecards``): a standing added per
+    candidate, in the units of the load share, so better-scored providers take more.
+    """
     able = [t for t in candidates if qualifies(t, kind=kind, region=region)]
     if not able:
         return None
     return min(
         able,
         key=lambda t: (
-            t.load / max(t.daily_capacity, 1),
+            t.load / max(t.daily_capacity, 1) - (bonus(t) if bonus else 0.0),
             -t.rating,
             -t.provider_rating,
             t.technician_id,
