@@ -173,6 +173,13 @@ class WorkOrderService:
         self._watches = _Watches()
         self._watches_loaded_at = float("-inf")
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        #: Service quality (gateway.quality): called by ``_audit`` inside the change's own
+        #: transaction (history hash chain, quotes, progress notices); may raise to refuse it.
+        self.audit_hooks: list[Callable[..., None]] = []
+        #: Service quality: brand -> per-candidate dispatch bonus (provider scorecards).
+        self.dispatch_bonus: Callable[[str | None], Callable[[Candidate], float] | None] | None = (
+            None
+        )
         self.counts: dict[str, int] = {}
         self.reload_watches()
 
@@ -716,7 +723,8 @@ class WorkOrderService:
             if row is None:
                 return None
             candidates = self.candidates(session)
-            best = choose_technician(candidates, kind=row.kind, region=row.region)
+            bonus = self.dispatch_bonus(row.brand) if self.dispatch_bonus else None  # quality
+            best = choose_technician(candidates, kind=row.kind, region=row.region, bonus=bonus)
             return None if best is None else best.technician_id
 
     def candidates(self, session: Session) -> list[Candidate]:
@@ -919,6 +927,8 @@ class WorkOrderService:
                 detail=detail or {},
             )
         )
+        for hook in self.audit_hooks:  # service quality: same session, same transaction
+            hook(session, row, action, previous, actor, device_at, detail or {})
 
     def _webhook(self, session: Session, row: WorkOrderRow, event_type: str) -> None:
         enqueue_event(
