@@ -1,0 +1,1 @@
+"""Work orders: findings in, pre-diagnosed tickets through dispatch, SLA and fix verification out."""
