@@ -400,8 +400,8 @@ class FleetRun:
                     onset_at=datetime.fromtimestamp(plan.onset_s, UTC),
                     notice_at=datetime.fromtimestamp(notice, UTC) if notice is not None else None,
                     sudden=plan.sudden,
-                    severity=plan.severity,
-                    ramp_days=plan.ramp_s / DAY_S,
+                    severity=round(plan.severity, 3),
+                    ramp_days=round(plan.ramp_s / DAY_S, 2),
                     notice_code=plan.notice_code,
                     detail=detail,
                 )
