@@ -32,6 +32,8 @@ from edge.contract import Notice
 from edge.mqtt_url import MqttUrl
 from edge.publisher import MqttPublisher
 from gateway.db import create_schema
+from gateway.quality.api import quality_routers  # service quality
+from gateway.quality.service import QualityService  # service quality
 from gateway.workorders import tables  # noqa: F401 - registers the tables on Base
 from gateway.workorders.api import ApiContext, device_scope, service_routers
 from gateway.workorders.notices import MqttNoticePublisher, NoticePublisher
@@ -101,13 +103,16 @@ class ServiceLoop:
         )
         self.webhooks = WebhookDispatcher(sessions, sender=sender, backoff=backoff)
         self.context = ApiContext(self.service, admin_token)
+        # Service quality (gateway.quality): history chain, pricing, warranty, scorecards,
+        # progress notices; hooks into the service above, adds its routes below.
+        self.quality = QualityService(self.service).attach()
         self._sla_sweep_s = sla_sweep_s
         self._webhook_poll_s = webhook_poll_s
         self._stop = threading.Event()
         self._sla_thread: threading.Thread | None = None
 
     def routers(self) -> list[APIRouter]:
-        return service_routers(self.context)
+        return [*service_routers(self.context), *quality_routers(self.context, self.quality)]
 
     def device_scope(self) -> Any:
         return device_scope(self.context)
@@ -115,6 +120,7 @@ class ServiceLoop:
     def start(self) -> ServiceLoop:
         self._stop.clear()
         self.webhooks.start(self._webhook_poll_s)
+        self.quality.start()  # service quality: progress-notice relay
         self._sla_thread = threading.Thread(target=self._sweep, name="housecall-sla", daemon=True)
         self._sla_thread.start()
         return self
@@ -129,6 +135,7 @@ class ServiceLoop:
     def stop(self) -> None:
         self._stop.set()
         self.webhooks.stop()
+        self.quality.stop()  # service quality
         if self._sla_thread is not None:
             self._sla_thread.join(10)
         if self._lazy is not None:
