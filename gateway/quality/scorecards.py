@@ -5,8 +5,8 @@ which it was resolved and measured with what the history chain recorded around i
 
 - SLA adherence: accepted within the response time for the order's severity, resolved
   within the SLA deadline (both on the wall clock, from when the order was (re)opened);
-- first-time fix: the order then went to ``verified`` (telemetry normal again) without a
-  reopen; visits still waiting for verification are left out of the rate;
+- first-time fix: the order's first resolution was followed by ``verified`` (telemetry
+  normal again) without a reopen; orders still waiting for verification are left out;
 - repeat visits: a second ``on_site`` in the same episode, or a reopen after the repair;
 - lead time consumed: the share of the detectors' warning (opened -> predicted failure,
   device time) used up when the repair was done (device time of the device's latest
@@ -112,6 +112,8 @@ class Visit:
     before: list[list[dict[str, Any]]]
     resolved_device_at: datetime | None
     outcome: str | None = None  # verified | reopened | None (pending)
+    #: the order's first resolution (later ones are repeat visits, not first-time fixes)
+    first: bool = True
     rating: int | None = None
     bill_flagged: bool | None = None
     verdict: str = UNDETERMINED
@@ -305,6 +307,7 @@ def _order_visits(
                 lead_consumed=consumed,
                 before=[list(e) for e in evidence],
                 resolved_device_at=device_at,
+                first=not visits,
             )
             visits.append(last)
         elif r.event == "verified" and last is not None and last.outcome is None:
@@ -337,7 +340,7 @@ def tally(
             card.response_met += 1
         if v.resolved_at <= v.started_at + complete:
             card.completion_met += 1
-        if v.outcome is not None:
+        if v.outcome is not None and v.first:
             card.verification_known += 1
             card.verified_first_time += v.outcome == "verified"
         card.repeat_visits += max(0, v.on_site - 1) + (v.outcome == "reopened")

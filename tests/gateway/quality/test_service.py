@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import pytest
@@ -37,7 +38,8 @@ def test_an_order_carries_its_expected_cost_and_warranty_decision(engine: Engine
     assert "3 days after installation" in terms["warranty"]["reason"]
     with rig.quality.sessions() as session:
         stored = session.get(OrderQuoteRow, order_id)
-        assert stored is not None and stored.expected_high == 305.0
+        assert stored is not None
+        assert stored.expected_high == 305.0
 
 
 def test_every_event_lands_in_the_device_chain_which_verifies(engine: Engine) -> None:
@@ -66,9 +68,10 @@ def test_every_event_lands_in_the_device_chain_which_verifies(engine: Engine) ->
     assert records[0]["payload"]["evidence"][0]["signal"] == "condensing_approach_k"
     assert records[6]["payload"]["detail"]["parts_used"] == ["AUR-COIL-CLEAN"]
     assert [r["position"] for r in records] == list(range(10))
-    assert all(b["prev"] == a["hash"] for a, b in zip(records, records[1:], strict=False))
+    assert all(b["prev"] == a["hash"] for a, b in itertools.pairwise(records))
     report = rig.quality.verify("ac-1")
-    assert report.ok and report.records == 10
+    assert report.ok
+    assert report.records == 10
 
 
 def test_bills_within_range_pass_and_over_range_bills_are_flagged_with_the_reason(
@@ -83,7 +86,9 @@ def test_bills_within_range_pass_and_over_range_bills_are_flagged_with_the_reaso
     for order_id in (fair, padded):
         visit(rig, order_id, "t1", root_cause="condenser_fouling")
     ok = rig.quality.bill(fair, labour=120, parts=[("AUR-COIL-CLEAN", 1)])
-    assert not ok["flagged"] and ok["total"] == 205.0 and ok["customer_pays"] == 205.0
+    assert not ok["flagged"]
+    assert ok["total"] == 205.0
+    assert ok["customer_pays"] == 205.0
     bad = rig.quality.bill(padded, labour=150, parts=[("AUR-COMP-S35", 1), ("AUR-COIL-CLEAN", 1)])
     assert bad["flagged"]
     assert bad["reasons"][0].startswith("total 1685.00 CNY is above the expected")
@@ -122,7 +127,8 @@ def test_warranty_share_applies_to_the_bill(engine: Engine) -> None:
     rig = make_rig(engine)
     order_id = rig.service.on_finding(finding("ac-1", Fault.COMPRESSOR_WEAR)).order_id or ""
     terms = rig.quality.order_quality(order_id)["warranty"]
-    assert terms["decision"] == "extended_warranty" and terms["customer_pays"] == "labour"
+    assert terms["decision"] == "extended_warranty"
+    assert terms["customer_pays"] == "labour"
     visit(rig, order_id, "t1", root_cause="compressor_wear")
     bill = rig.quality.bill(
         order_id, labour=500, parts=[("AUR-COMP-S35", 1), ("AUR-R32-1KG", 1), ("AUR-DRIER", 1)]
