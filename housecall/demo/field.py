@@ -6,8 +6,8 @@ standard flow through :meth:`WorkOrderService.transition` (accepted -> scheduled
 on_site -> resolved, or false_alarm when the simulated unit has no such fault), and
 repairs the simulated appliance by zeroing its injected fault, so the detectors see
 it recover and fix verification can run. One repair per demo is botched on purpose
-(the part fixed was not the cause): its evidence never recovers and the order
-reopens, then a second visit fixes it.
+(``botch_first_repair_of``: a device id, or n for the n-th device visited): its
+evidence never recovers and the order reopens, then a second visit fixes it.
 
 It sits between the pipeline and the service as the :class:`SignalSink` (it
 forwards every call), because that is where device time flows.
@@ -55,7 +55,7 @@ class DemoFieldService:
         plans: dict[str, Repairable],
         *,
         visit_after: timedelta = timedelta(days=1),
-        botch_first_repair_of: str | None = None,
+        botch_first_repair_of: str | int | None = None,
     ) -> None:
         self.service = service
         self.plans = plans
@@ -65,6 +65,7 @@ class DemoFieldService:
         self._visits: list[_Visit] = []
         self._lock = threading.Lock()
         self._botched: set[str] = set()
+        self._visited: list[str] = []
         self.visits = 0
         self.repairs = 0
         self.false_alarms = 0
@@ -100,6 +101,10 @@ class DemoFieldService:
             except (IllegalTransition, InvalidRequest) as err:
                 self.errors.append(f"{visit.order_id}: {err}")
 
+    @property
+    def botched(self) -> list[str]:
+        return sorted(self._botched)
+
     def _visit(self, visit: _Visit) -> None:
         order = self.service.get(visit.order_id)
         if order["status"] not in {S.OPEN, S.ASSIGNED}:
@@ -114,23 +119,67 @@ class DemoFieldService:
         move(visit.order_id, S.SCHEDULED, actor=tech, scheduled_for=visit.due)
         move(visit.order_id, S.ON_SITE, actor=tech)
         plan = self.plans.get(visit.device_id)
-        if plan is None or str(plan.fault) != visit.fault:
+        if plan is None or plan.severity <= 0.0:
             self.false_alarms += 1
             move(visit.order_id, S.FALSE_ALARM, actor=tech, notes="unit found healthy")
             return
-        botched = visit.device_id == self.botch and visit.device_id not in self._botched
+        # The technician finds the real cause, which may differ from the prediction: that
+        # root cause is what the detectors learn from.
+        found = str(plan.fault)
+        if visit.device_id not in self._visited:
+            self._visited.append(visit.device_id)
+        target = self.botch
+        if isinstance(target, int):  # the n-th device visited
+            target = self._visited[target - 1] if len(self._visited) >= target else None
+        botched = visit.device_id == target and visit.device_id not in self._botched
         if botched:
             self._botched.add(visit.device_id)
             notes = "replaced a part; the cause was elsewhere (demo: botched repair)"
         else:
             plan.severity = 0.0  # the simulated appliance is repaired from now on
             self.repairs += 1
-            notes = "repaired"
+            notes = "repaired" if found == visit.fault else f"found {found} instead; repaired"
         move(
             visit.order_id,
             S.RESOLVED,
             actor=tech,
-            root_cause=visit.fault,
+            root_cause=found,
             parts_used=list(order["recommended_parts"][:1]),
             notes=notes,
         )
+
+
+def seed_technicians(sessions: Any, regions: Sequence[str]) -> int:
+    """One provider per region with an AC, a washer and an all-round technician."""
+    from gateway.workorders.ids import utcnow
+    from gateway.workorders.tables import ProviderRow, TechnicianRow
+
+    now = utcnow()
+    count = 0
+    with sessions.begin() as session:
+        for n, region in enumerate(sorted(set(regions))):
+            provider = ProviderRow(
+                id=f"sp_demo_{n}",
+                name=f"{region} Home Service",
+                skills=["ac", "washer"],
+                regions=[region],
+                rating=4.2 + 0.1 * (n % 5),
+                created_wall_at=now,
+            )
+            session.add(provider)
+            for k, skills in enumerate((["ac"], ["washer"], ["ac", "washer"])):
+                session.add(
+                    TechnicianRow(
+                        id=f"tech_demo_{n}_{k}",
+                        name=f"Technician {n}.{k}",
+                        provider_id=provider.id,
+                        skills=skills,
+                        regions=[],
+                        daily_capacity=4,
+                        rating=4.0 + 0.3 * k,
+                        active=True,
+                        created_wall_at=now,
+                    )
+                )
+                count += 1
+    return count

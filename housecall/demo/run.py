@@ -32,11 +32,9 @@ from gateway.db import make_engine
 from gateway.pipeline import BatchResult
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
-from gateway.workorders.ids import utcnow
 from gateway.workorders.loop import ServiceLoop
 from gateway.workorders.service import ServiceConfig
-from gateway.workorders.tables import ProviderRow, TechnicianRow
-from housecall.demo.field import DemoFieldService, Repairable
+from housecall.demo.field import DemoFieldService, Repairable, seed_technicians
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +189,8 @@ class DemoRun:
             ),
             sla_sweep_s=5.0,
         )
-        self._seed_technicians(engine)
         self.run, plans, botched = self.fleet()
+        seed_technicians(self.loop.service.sessions, [d.region for d in self.run.devices])
         self.notice_at = self.customer_notice_times()
         self.field = DemoFieldService(
             self.loop.service, plans, visit_after=timedelta(days=1), botch_first_repair_of=botched
@@ -213,38 +211,6 @@ class DemoRun:
         self.gateway = gateway
         self.result.api_url = gateway.api_url
         self.result.admin_token = self.admin_token
-
-    def _seed_technicians(self, engine: Any) -> None:
-        from sqlalchemy.orm import Session
-
-        from simulators.catalog import REGIONS
-
-        now = utcnow()
-        with Session(engine) as session, session.begin():
-            for n, region in enumerate(sorted(REGIONS)):
-                provider = ProviderRow(
-                    id=f"sp_demo_{n}",
-                    name=f"{region} Home Service",
-                    skills=["ac", "washer"],
-                    regions=[region],
-                    rating=4.2 + 0.1 * (n % 5),
-                    created_wall_at=now,
-                )
-                session.add(provider)
-                for k, skills in enumerate((["ac"], ["washer"], ["ac", "washer"])):
-                    session.add(
-                        TechnicianRow(
-                            id=f"tech_demo_{n}_{k}",
-                            name=f"Technician {n}.{k}",
-                            provider_id=provider.id,
-                            skills=skills,
-                            regions=[],
-                            daily_capacity=4,
-                            rating=4.0 + 0.3 * k,
-                            active=True,
-                            created_wall_at=now,
-                        )
-                    )
 
     # ------------------------------------------------------------------ running
 
