@@ -49,7 +49,8 @@ def main() -> None:
         rate = samples / cpu_s
         verdict = "ok" if rate >= TARGET_SAMPLES_PER_S else "BELOW TARGET"
         print(
-            f"{label:>24}: {samples:,} samples in {cpu_s:.2f} s CPU = {rate:,.0f} samples/s ({verdict})"
+            f"{label:>24}: {samples:,} samples in {cpu_s:.2f} s CPU"
+            f" = {rate:,.0f} samples/s ({verdict})"
         )
 
 
