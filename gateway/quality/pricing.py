@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.quality.config_files import LocatedError, load_model
 
@@ -51,14 +51,20 @@ class FaultPrice(_Strict):
     #: part number -> (min quantity, max quantity)
     parts: dict[str, tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]] = {}
 
-    @model_validator(mode="after")
-    def _ranges(self) -> FaultPrice:
-        if self.labour[0] > self.labour[1]:
-            raise ValueError(f"labour min {self.labour[0]:g} is above max {self.labour[1]:g}")
-        for number, (low, high) in self.parts.items():
+    @field_validator("labour")
+    @classmethod
+    def _labour_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError(f"labour min {value[0]:g} is above max {value[1]:g}")
+        return value
+
+    @field_validator("parts")
+    @classmethod
+    def _quantity_ranges(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        for number, (low, high) in value.items():
             if low > high:
                 raise ValueError(f"part {number}: min quantity {low} is above max {high}")
-        return self
+        return value
 
 
 class BrandPrices(_Strict):
