@@ -66,8 +66,11 @@ class MqttPublisher:
         will: Will | None = None,
         session_expiry_s: int = 3600,
         keepalive_s: int = 30,
+        protocol: int = 5,
     ) -> None:
         self._url = url
+        #: 5 (MQTT 5, the default) or 4 (MQTT 3.1.1, e.g. the embedded amqtt broker).
+        self._protocol = protocol
         self._window = threading.BoundedSemaphore(max_inflight)
         self._max_inflight = max_inflight
         self._lock = threading.Lock()
@@ -78,7 +81,17 @@ class MqttPublisher:
         self._session_expiry_s = session_expiry_s
         self._keepalive_s = keepalive_s
         self.acked = 0
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if protocol == 4:  # 3.1.1: the persistent session is clean_session=False
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+            )
+        else:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            )
         if url.username:
             client.username_pw_set(url.username, url.password)
         if url.tls:
@@ -97,15 +110,9 @@ class MqttPublisher:
 
     def connect(self, timeout_s: float = 10.0) -> None:
         """Connect (persistent session) and start paho's network thread; wait for CONNACK."""
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self._session_expiry_s
         try:
             self._client.connect(
-                self._url.host,
-                self._url.port,
-                keepalive=self._keepalive_s,
-                clean_start=False,
-                properties=props,
+                self._url.host, self._url.port, keepalive=self._keepalive_s, **self._session()
             )
         except OSError as err:
             raise PublishError(f"cannot reach MQTT broker at {self._url}: {err}") from err
@@ -121,16 +128,18 @@ class MqttPublisher:
         For long-running agents that must keep working while upstream is away (an
         edge agent booting during an internet outage). Check :attr:`connected`.
         """
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self._session_expiry_s
         self._client.connect_async(
-            self._url.host,
-            self._url.port,
-            keepalive=self._keepalive_s,
-            clean_start=False,
-            properties=props,
+            self._url.host, self._url.port, keepalive=self._keepalive_s, **self._session()
         )
         self._client.loop_start()
+
+    def _session(self) -> dict[str, Any]:
+        """Connect arguments for a persistent session (MQTT 5: expiry; 3.1.1: none needed)."""
+        if self._protocol == 4:
+            return {}
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self._session_expiry_s
+        return {"clean_start": False, "properties": props}
 
     @property
     def connected(self) -> bool:

@@ -1,1 +1,16 @@
-"""Work orders: findings in, pre-diagnosed tickets through dispatch, SLA and fix verification out."""
+"""Work orders: findings in, pre-diagnosed tickets through dispatch, SLA and verification out.
+
+Public API (what the gateway, the demo and other layers call):
+
+- :class:`gateway.workorders.loop.ServiceLoop` -- everything in one part: ``.service``
+  (the pipeline's ``SignalSink``), ``.routers()`` and ``.device_scope()`` for
+  ``create_app``/``Gateway``, ``.start()``/``.stop()`` for the webhook and SLA workers.
+- :class:`gateway.workorders.service.WorkOrderService` -- ``handle(device, ts, signals)``,
+  ``on_finding``, ``on_recovery``, ``transition``, ``get``, ``list_orders``, ``audit``,
+  ``sla_breaches``; raises ``IllegalTransition`` (409), ``InvalidRequest`` (422),
+  ``OrderNotFound`` (404).
+- :mod:`gateway.workorders.webhooks` -- ``sign``/``verify_signature`` (receivers),
+  ``WebhookDispatcher`` (the outbox worker).
+- :mod:`gateway.workorders.keys` -- API keys and scopes; :mod:`.catalogue` -- parts per
+  fault and model (``parts.toml``); :mod:`.lifecycle`, :mod:`.sla`, :mod:`.dispatch`.
+"""

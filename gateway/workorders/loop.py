@@ -46,8 +46,14 @@ log = logging.getLogger(__name__)
 class LazyMqttNotices:
     """Connects an :class:`MqttPublisher` the first time a notice is sent."""
 
-    def __init__(self, url: Callable[[], MqttUrl | None], client_id: str) -> None:
+    def __init__(
+        self,
+        url: Callable[[], MqttUrl | None],
+        client_id: str,
+        protocol: Callable[[], int] = lambda: 5,
+    ) -> None:
         self._url = url
+        self._protocol = protocol
         self._client_id = client_id
         self._publisher: MqttPublisher | None = None
         self._notices: MqttNoticePublisher | None = None
@@ -59,7 +65,9 @@ class LazyMqttNotices:
                 url = self._url()
                 if url is None:
                     raise RuntimeError("no MQTT broker to publish notices to")
-                self._publisher = MqttPublisher(url, self._client_id, max_inflight=100)
+                self._publisher = MqttPublisher(
+                    url, self._client_id, max_inflight=100, protocol=self._protocol()
+                )
                 self._publisher.connect()
                 self._notices = MqttNoticePublisher(self._publisher)
         self._notices(notice)
@@ -84,6 +92,7 @@ class ServiceLoop:
         admin_token: str | None = None,
         detector: FleetDetector | None = None,
         mqtt_url: Callable[[], MqttUrl | None] | None = None,
+        mqtt_protocol: Callable[[], int] = lambda: 5,
         notices: NoticePublisher | None = None,
         client_id: str = "housecall-gateway",
         config: ServiceConfig | None = None,
@@ -95,7 +104,7 @@ class ServiceLoop:
         create_schema(engine)
         self._lazy: LazyMqttNotices | None = None
         if notices is None and mqtt_url is not None:
-            self._lazy = LazyMqttNotices(mqtt_url, f"{client_id}-notices")
+            self._lazy = LazyMqttNotices(mqtt_url, f"{client_id}-notices", mqtt_protocol)
             notices = self._lazy
         sessions = sessionmaker(engine, expire_on_commit=False)
         self.service = WorkOrderService(

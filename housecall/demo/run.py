@@ -180,6 +180,7 @@ class DemoRun:
             admin_token=self.admin_token,
             detector=detector,
             mqtt_url=lambda: holder["gateway"].mqtt_url if "gateway" in holder else None,
+            mqtt_protocol=lambda: self.protocol,
             config=ServiceConfig(
                 self_fix_grace=timedelta(days=2),
                 verify_days=4.0,
@@ -212,6 +213,12 @@ class DemoRun:
         self.result.api_url = gateway.api_url
         self.result.admin_token = self.admin_token
 
+    @property
+    def protocol(self) -> int:
+        """The MQTT level the broker speaks (the embedded amqtt fallback: 3.1.1 only)."""
+        ingest = self.gateway.ingest if self.gateway else None
+        return int(ingest.protocol) if ingest is not None else 5
+
     # ------------------------------------------------------------------ running
 
     def _on_batch(self, result: BatchResult) -> None:
@@ -230,7 +237,12 @@ class DemoRun:
         """Publish every simulated message through the broker, at most ``window`` ahead."""
         assert self.gateway is not None
         assert self.gateway.mqtt_url is not None
-        publisher = MqttPublisher(self.gateway.mqtt_url, "housecall-demo-fleet", max_inflight=500)
+        publisher = MqttPublisher(
+            self.gateway.mqtt_url,
+            "housecall-demo-fleet",
+            max_inflight=500,
+            protocol=self.protocol,
+        )
         publisher.connect()
         start = self._config.start
         self.progress.start = start
