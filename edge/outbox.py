@@ -134,6 +134,12 @@ class Outbox:
         self._charged = int(charged)
         self._rows = int(rows)
         self._counters: dict[str, int] = dict(self._db.execute("SELECT name, value FROM counters"))
+        # Devices holding burst features: most telemetry finds none, and asking SQLite costs
+        # ~100 us a message.
+        self._devices_with_features = self._load_devices_with_features()
+
+    def _load_devices_with_features(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT device_id FROM pending_features")}
 
     def close(self) -> None:
         self._db.close()
@@ -152,11 +158,13 @@ class Outbox:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield batch
+            batch.flush()
             self._enforce_budget(batch, droppable_after_id)
             self._flush_counters(batch)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._devices_with_features = self._load_devices_with_features()
             raise
         self._charged += batch.charged_delta
         self._rows += batch.rows_delta
@@ -274,16 +282,26 @@ class Batch:
         self.counts: dict[str, int] = {}
         self.charged_delta = 0
         self.rows_delta = 0
+        self._pending_rows: list[tuple[str, str, str, bytes, int, float, int]] = []
+
+    def flush(self) -> None:
+        """Insert the rows added so far (one ``executemany``; ids follow the add order)."""
+        if self._pending_rows:
+            self._db.executemany(
+                "INSERT INTO outbox "
+                "(device_id, channel, topic, payload, retain, accepted_at, charge) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                self._pending_rows,
+            )
+            self._pending_rows.clear()
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
 
     def add(self, device_id: str, channel: str, topic: str, payload: bytes, retain: bool) -> None:
         charge = charge_of(topic, payload)
-        self._db.execute(
-            "INSERT INTO outbox (device_id, channel, topic, payload, retain, accepted_at, charge) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (device_id, channel, topic, payload, int(retain), time.time(), charge),
+        self._pending_rows.append(
+            (device_id, channel, topic, payload, int(retain), time.time(), charge)
         )
         self.charged_delta += charge
         self.rows_delta += 1
@@ -314,9 +332,14 @@ class Batch:
             "INSERT INTO pending_features (device_id, features, burst_ts) VALUES (?, ?, ?)",
             (device_id, orjson.dumps(features), burst_ts),
         )
+        self._outbox._devices_with_features.add(device_id)
         self.count("features.bursts")
 
     def take_features(self, device_id: str) -> dict[str, float] | None:
+        """The features held for ``device_id`` (removed from the store), if any."""
+        if device_id not in self._outbox._devices_with_features:
+            return None
+        self._outbox._devices_with_features.discard(device_id)
         row = self._db.execute(
             "DELETE FROM pending_features WHERE device_id = ? RETURNING features", (device_id,)
         ).fetchone()
