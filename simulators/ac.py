@@ -369,7 +369,7 @@ class AcFleet:
         )
         in_cmd = np.where(defrosting, 0.0, in_cmd)
         in_rpm = in_cmd * self.in_fan_max * (1.0 + 0.25 * faults.filter_block)
-        airflow_in = in_cmd * (1.0 - 0.75 * faults.filter_block)
+        airflow_in = in_cmd * (1.0 - 0.85 * faults.filter_block)
         out_cmd = np.where(running & ~defrosting, 0.45 + 0.55 * hz / self.hz_max, 0.0)
         fan_alive = faults.fan_health >= 0.45
         out_rpm = out_cmd * self.out_fan_max * np.where(fan_alive, faults.fan_health, 0.0)
@@ -515,7 +515,7 @@ class AcFleet:
         hot_motor = running & ~defrosting & (faults.compressor_wear * hz / self.hz_max > 0.5)
         self.motor_hot_s = np.where(hot_motor, self.motor_hot_s + dt, 0.0)
         trip_motor = self.motor_hot_s >= 1800.0
-        freezing = running & cooling & (t_e < -1.0)
+        freezing = running & cooling & (t_e < -0.5)
         self.freeze_s = np.where(freezing, self.freeze_s + dt, 0.0)
         trip_freeze = self.freeze_s >= 900.0
         full = running & (hz_req >= hz_ceiling - 1.0)

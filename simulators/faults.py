@@ -24,6 +24,8 @@ import numpy as np
 from edge.contract import FAULTS_BY_KIND, Fault, Kind
 
 DAY_S = 86400.0
+#: The only codes a sensor fault itself shows (AC thermistor, washer temperature and level).
+SENSOR_CODES = frozenset({"E6", "E61", "E62"})
 #: Below this degradation level an error event is not attributed to the fault.
 NOTICE_MIN_LEVEL = 0.25
 
@@ -98,6 +100,8 @@ class FaultPlan:
             return False
         if not self.sudden and self.level(t_s) < NOTICE_MIN_LEVEL:
             return False
+        if self.fault is Fault.SENSOR_FAULT and code not in SENSOR_CODES:
+            return False  # a bad thermistor has no physical consequence of its own
         self.notice_s = t_s
         self.notice_code = code
         return True

@@ -79,6 +79,8 @@ from simulators.washer import WASHER_FIELDS, CycleResult, WasherFaults, WasherUn
 from simulators.weather import RegionalWeather, mains_water_c
 
 DEFAULT_START = datetime(2026, 6, 1, tzinfo=UTC)
+#: Share of washer cycles the user pauses for a few minutes (door opened to add a sock).
+PAUSED_CYCLE_SHARE = 0.04
 
 _ORDER = {Channel.STATUS: 0, Channel.BIRTH: 1, Channel.TELEMETRY: 2, Channel.EVENTS: 3}
 _BIRTH_ORDER = 0  # a reconnect: birth first
@@ -314,9 +316,11 @@ def plan_faults(config: FleetConfig, devices: list[DeviceInfo]) -> list[FaultPla
         fault = kind_faults[int(np.searchsorted(cum, pick, side="right").clip(0, len(cum) - 1))]
         first = max(start_s, dev.active_from_s) + 2.0 * DAY_S
         plan = draw_plan(prng, dev.index, dev.kind, fault, first)
-        # Gradual faults start early enough that most become noticeable within the run.
+        # Gradual faults develop over weeks but fit the run, and start early enough
+        # that most become noticeable before it ends (ground truth says when not).
+        plan.ramp_s = min(plan.ramp_s, max(10.0, 0.8 * days - 2.0) * DAY_S)
         last = (
-            start_s + max(days - plan.ramp_s / DAY_S, 2.5) * DAY_S
+            start_s + max(days - plan.ramp_s / DAY_S - 2.0, 2.5) * DAY_S
             if not plan.sudden
             else start_s + (days - 1.0) * DAY_S
         )
@@ -652,6 +656,9 @@ class FleetRun:
                     program, load, unbalance = unit.choose(sched)
                     if sched.random() < conf.unbalanced_share:
                         unbalance = float(sched.uniform(0.6, 1.4))  # a towel bundle
+                    pause_draw = float(sched.random())
+                    pause_len = float(sched.uniform(120.0, 600.0))
+                    pause = pause_len if pause_draw < PAUSED_CYCLE_SHARE else 0.0
                     cycle_rng = np.random.default_rng([cfg.seed, 7, dev.index, wm_cycle_no[w]])
                     wm_cycle_no[w] += 1
                     cut_region = cuts[region_pos[dev.region]]
@@ -671,6 +678,8 @@ class FleetRun:
                         faults=wf,
                         rng=cycle_rng,
                         interval_s=float(cfg.washer_interval_s),
+                        pause_s=pause,
+                        glitch_rate=conf.glitch_rate,
                     )
                     self.stats.cycles += 1
                     self._emit_cycle(
@@ -833,7 +842,7 @@ class FleetRun:
                 "phase": result.phases[i],
                 "program": result.program,
                 "heater_on": result.heater_on[i],
-                "door_locked": True,
+                "door_locked": result.door_locked[i],
             }
             for name, v in zip(WASHER_FIELDS, row, strict=True):
                 if v != v:  # noqa: PLR0124 (NaN test, fastest form)
@@ -853,6 +862,9 @@ class FleetRun:
             push_fn(
                 at, dev, 2, SimMessage(at, dev.device_id, topic, payload, False, Channel.TELEMETRY)
             )  # type: ignore[operator]
+        for offset, action in result.user:
+            if begin + offset < stop_at:
+                event(dev, begin + offset, "user", {"action": action, "value": result.program})  # type: ignore[operator]
         end_at = begin + result.duration_s
         if end_at >= stop_at:
             return

@@ -120,6 +120,8 @@ class CycleResult:
     values: FloatArray
     phases: list[str]
     heater_on: list[bool]
+    door_locked: list[bool]
+    user: list[tuple[float, str]]
     program: str
     summary: dict[str, float | int | str | None]
     error_code: str | None = None
@@ -133,11 +135,17 @@ class _Builder:
     def __init__(self, interval_s: float) -> None:
         self.dt = interval_s
         self.t = 0.0
-        self.blocks: list[tuple[str, FloatArray, dict[str, FloatArray], bool]] = []
+        self.blocks: list[tuple[str, FloatArray, dict[str, FloatArray], bool, bool]] = []
+        self.user: list[tuple[float, str]] = []
         self.energy_j = 0.0
 
     def add(
-        self, phase: str, duration_s: float, heater: bool, **signals: FloatArray | float
+        self,
+        phase: str,
+        duration_s: float,
+        heater: bool,
+        door_locked: bool = True,
+        **signals: FloatArray | float,
     ) -> FloatArray:
         """Add a phase lasting ``duration_s``; signals are functions of the local time array."""
         if duration_s <= 0:
@@ -148,7 +156,7 @@ class _Builder:
             k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy()
             for k, v in signals.items()
         }
-        self.blocks.append((phase, self.t + local, arrays, heater))
+        self.blocks.append((phase, self.t + local, arrays, heater, door_locked))
         self.energy_j += float(np.mean(arrays.get("power_w", np.zeros(n)))) * duration_s
         self.t += duration_s
         return local
@@ -197,8 +205,14 @@ def run_cycle(
     faults: WasherFaults,
     rng: np.random.Generator,
     interval_s: float = 10.0,
+    pause_s: float = 0.0,
+    glitch_rate: float = 0.0,
 ) -> CycleResult:
-    """Simulate one cycle; stops early (with an error code) when a firmware limit trips."""
+    """Simulate one cycle; stops early (with an error code) when a firmware limit trips.
+
+    ``pause_s`` > 0: the user pauses the wash halfway for that long (door unlocked).
+    ``glitch_rate``: share of samples where one probe reading spikes for one sample.
+    """
     model = unit.model
     prog = PROGRAMS[program_name]
     b = _Builder(interval_s)
@@ -233,6 +247,7 @@ def run_cycle(
             max_spin=0.0,
             spin_vib=0.0,
             faults=faults,
+            glitch_rate=glitch_rate,
         )
 
     def tumble(n_or_t: FloatArray, rpm: float) -> tuple[FloatArray, FloatArray]:
@@ -434,24 +449,49 @@ def run_cycle(
         if timed_out:
             error = CODE_HEAT
     if error is None:
-        t = b.local_times(prog.wash_s)
-        target, drum = tumble(t, prog.tumble_rpm)
-        water = temp - t * 0.0004
-        b.add(
-            "wash",
-            prog.wash_s,
-            False,
-            water_temp_c=water,
-            drum_rpm=drum,
-            target_rpm=target,
-            motor_current_a=unit.current_base
-            + (0.07 * load_kg + 0.2) * (target > 0) * (1.0 + 0.6 * faults.belt_slip * load_frac),
-            power_w=25.0 + 80.0 * (target > 0) + 15.0 * load_kg * (target > 0),
-            water_level_mm=8.0 * max(wash_volume - 2.0 * load_kg * 0.6, 2.0),
-            drain_pump_current_a=0.0,
-            vibration_rms_g=unit.vib_base + 0.005 * load_kg + 0.01 * faults.bearing,
-        )
-        temp = float(water[-1])
+        level_mm = 8.0 * max(wash_volume - 2.0 * load_kg * 0.6, 2.0)
+        # Someone may pause the wash to add a sock: drum stops, door unlocks, water cools.
+        parts = [prog.wash_s / 2.0, prog.wash_s / 2.0] if pause_s > 0 else [prog.wash_s]
+        for n_part, part_s in enumerate(parts):
+            if n_part == 1:
+                b.user.append((b.t, "pause"))
+                t = b.local_times(pause_s)
+                b.add(
+                    "wash",
+                    pause_s,
+                    False,
+                    door_locked=False,
+                    water_temp_c=temp - t * 0.002,
+                    drum_rpm=0.0,
+                    target_rpm=0.0,
+                    motor_current_a=0.0,
+                    power_w=12.0,
+                    water_level_mm=level_mm,
+                    drain_pump_current_a=0.0,
+                    vibration_rms_g=0.005,
+                )
+                temp -= pause_s * 0.002
+                b.user.append((b.t, "resume"))
+            t = b.local_times(part_s)
+            target, drum = tumble(t, prog.tumble_rpm)
+            water = temp - t * 0.0004
+            b.add(
+                "wash",
+                part_s,
+                False,
+                water_temp_c=water,
+                drum_rpm=drum,
+                target_rpm=target,
+                motor_current_a=unit.current_base
+                + (0.07 * load_kg + 0.2)
+                * (target > 0)
+                * (1.0 + 0.6 * faults.belt_slip * load_frac),
+                power_w=25.0 + 80.0 * (target > 0) + 15.0 * load_kg * (target > 0),
+                water_level_mm=level_mm,
+                drain_pump_current_a=0.0,
+                vibration_rms_g=unit.vib_base + 0.005 * load_kg + 0.01 * faults.bearing,
+            )
+            temp = float(water[-1])
         if not drain(wash_volume):
             error = CODE_DRAIN
     if error is None:
@@ -497,6 +537,7 @@ def run_cycle(
         max_spin=max_spin,
         spin_vib=spin_vib,
         faults=faults,
+        glitch_rate=glitch_rate,
     )
 
 
@@ -515,18 +556,21 @@ def _finish(
     max_spin: float,
     spin_vib: float,
     faults: WasherFaults,
+    glitch_rate: float,
 ) -> CycleResult:
     offsets = np.concatenate([blk[1] for blk in b.blocks]) if b.blocks else np.empty(0)
     values = np.full((len(WASHER_FIELDS), len(offsets)), np.nan)
     phases: list[str] = []
     heater: list[bool] = []
+    door: list[bool] = []
     pos = 0
-    for phase, local, arrays, heat in b.blocks:
+    for phase, local, arrays, heat, locked in b.blocks:
         m = len(local)
         for name, arr in arrays.items():
             values[WASHER_FIELDS.index(name), pos : pos + m] = arr
         phases.extend([phase] * m)
         heater.extend([heat] * m)
+        door.extend([locked] * m)
         pos += m
     row = WASHER_FIELDS.index
     values[row("target_temp_c")] = prog.target_c
@@ -540,6 +584,11 @@ def _finish(
             values[r] = values[r][0] if len(offsets) else np.nan
         elif faults.sensor_mode == "drift":
             values[r] = values[r] + faults.sensor_offset
+    if glitch_rate > 0 and len(offsets):
+        # One-sample probe glitches (a connector, a bubble at the pressure sensor).
+        spikes = rng_noise.random((2, len(offsets))) < glitch_rate
+        values[row("water_temp_c")] += np.where(spikes[0], rng_noise.choice([-15.0, 25.0]), 0.0)
+        values[row("water_level_mm")] += np.where(spikes[1], 40.0, 0.0)
     values[row("water_temp_c")] = np.round(values[row("water_temp_c")] + unit.temp_bias, 1)
     values[row("water_level_mm")] = np.round(
         values[row("water_level_mm")] + rng_noise.normal(0, 0.8, len(offsets))
@@ -574,6 +623,8 @@ def _finish(
         values=values,
         phases=phases,
         heater_on=heater,
+        door_locked=door,
+        user=list(b.user),
         program=prog.name,
         summary=summary,
         error_code=error,

@@ -35,6 +35,7 @@ def _cycle(
     inlet: float = 15.0,
     faults: WasherFaults | None = None,
     model: int = 1,
+    pause_s: float = 0.0,
 ) -> CycleResult:
     unit = WasherUnit(WASHER_MODELS[model], np.random.default_rng(3))
     return run_cycle(
@@ -45,6 +46,7 @@ def _cycle(
         inlet_c=inlet,
         faults=faults or WasherFaults(),
         rng=np.random.default_rng(4),
+        pause_s=pause_s,
     )
 
 
@@ -86,6 +88,19 @@ def test_a_towel_bundle_costs_retries_not_an_error() -> None:
     assert bundle.error_code is None
     assert bundle.summary["unbalance_retries"] >= 1  # type: ignore[operator]
     assert balanced.summary["unbalance_retries"] == 0
+
+
+def test_a_paused_cycle_unlocks_the_door_and_finishes_later() -> None:
+    plain = _cycle("synthetic")
+    paused = _cycle("synthetic", pause_s=300.0)
+    assert paused.error_code is None
+    assert [action for _, action in paused.user] == ["pause", "resume"]
+    assert not all(paused.door_locked)
+    assert all(plain.door_locked)
+    extra = float(paused.summary["duration_s"]) - float(plain.summary["duration_s"])  # type: ignore[arg-type]
+    assert 290.0 <= extra <= 320.0
+    unlocked = ~np.array(paused.door_locked)
+    assert np.all(paused.values[ROW["drum_rpm"]][unlocked] == 0.0)
 
 
 def test_heavy_loads_slow_heating_and_raise_spin_current() -> None:
