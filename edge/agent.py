@@ -17,7 +17,8 @@ Replay: a telemetry or event row accepted before the current upstream connection
 (an outage, or a previous run of the agent), or older than ``replay_age_s``, is sent with
 ``"replay": true`` so the gateway does not treat stale data as live, at most
 ``replay_rate`` such messages per second (token bucket) so a home link that just came
-back is not flooded. Live rows are not throttled.
+back is not flooded. Live rows are not throttled. (The at most ``max_inflight`` messages
+already in flight when a link drops are re-sent by paho as they were, unmarked.)
 
 Invalid local messages (outside the contract) are NOT forwarded: they are kept in the
 outbox file's ``dead_letters`` table with their reason, counted per reason, acknowledged
@@ -338,7 +339,8 @@ class EdgeAgent:
         payload = orjson.dumps(self.status(state))
         topic = edge_status_topic(self.config.edge_id)
         self.local.publish(topic, payload, retain=True)
-        if self.upstream.connected or force_upstream:
+        room = self.upstream.inflight < self.config.max_inflight + STATUS_HEADROOM
+        if room and (self.upstream.connected or force_upstream):  # never block the loop
             self.upstream.publish(topic, payload, retain=True)
             self._status_dirty = False
         self._next_status_at = time.monotonic() + self.config.status_interval_s

@@ -9,6 +9,7 @@ Behaviour, topics and the overflow policy: :mod:`edge.agent` and :mod:`edge.outb
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sqlite3
@@ -111,8 +112,16 @@ def edge_command(  # noqa: PLR0917 (typer: one parameter per flag)
             if not quiet and time.monotonic() >= next_line:
                 console.print(_status_line(agent))
                 next_line = time.monotonic() + status_interval_s
+    except sqlite3.Error as err:
+        # A full or broken disk: the failed batch was not acknowledged at home, so the home
+        # broker still holds it; say so in one line rather than a traceback.
+        raise UserError(
+            f"outbox {outbox} write failed ({err}); unacknowledged messages stay on the "
+            "home broker, restart once the disk is fixed"
+        ) from None
     finally:
-        agent.close()
+        with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
+            agent.close()
     console.print(_status_line(agent, closed=True))
 
 
