@@ -28,12 +28,11 @@ from typing import Any
 from detectors.api import FleetDetector, NullDetector
 from edge.contract import Fault, Kind, WorkOrderStatus
 from edge.publisher import MqttPublisher
-from gateway.db import make_engine
 from gateway.pipeline import BatchResult
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
-from gateway.workorders.loop import ServiceLoop
-from gateway.workorders.service import ServiceConfig
+from gateway.workorders.loop import ServiceLoop, build_gateway
+from gateway.workorders.service import ServiceConfig, WorkOrderService
 from housecall.demo.field import DemoFieldService, Repairable, seed_technicians
 
 log = logging.getLogger(__name__)
@@ -173,14 +172,19 @@ class DemoRun:
             client_id="housecall-demo-gateway",
         )
         detector = _load_detector(self.result.missing)
-        engine = make_engine(settings.database_url)
-        holder: dict[str, Gateway] = {}
-        self.loop = ServiceLoop(
-            engine,
-            admin_token=self.admin_token,
+        self.run, plans, botched = self.fleet()
+        self.notice_at = self.customer_notice_times()
+
+        def field_service(service: WorkOrderService) -> DemoFieldService:
+            seed_technicians(service.sessions, [d.region for d in self.run.devices])
+            self.field = DemoFieldService(
+                service, plans, visit_after=timedelta(days=1), botch_first_repair_of=botched
+            )
+            return self.field
+
+        gateway, self.loop = build_gateway(
+            settings,
             detector=detector,
-            mqtt_url=lambda: holder["gateway"].mqtt_url if "gateway" in holder else None,
-            mqtt_protocol=lambda: self.protocol,
             config=ServiceConfig(
                 self_fix_grace=timedelta(days=2),
                 verify_days=4.0,
@@ -188,24 +192,10 @@ class DemoRun:
                 recovery_timeout=timedelta(days=4),
                 recovery_timeout_cycles=5,
             ),
-            sla_sweep_s=5.0,
-        )
-        self.run, plans, botched = self.fleet()
-        seed_technicians(self.loop.service.sessions, [d.region for d in self.run.devices])
-        self.notice_at = self.customer_notice_times()
-        self.field = DemoFieldService(
-            self.loop.service, plans, visit_after=timedelta(days=1), botch_first_repair_of=botched
-        )
-        self.loop.service.listeners.append(self._on_change)
-        gateway = Gateway(
-            settings,
-            detector=detector,
-            sink=self.field,
-            routers=self.loop.routers(),
-            device_scope=self.loop.device_scope(),
+            sink_wrapper=field_service,
             broker_dir=self.workdir / "broker",
         )
-        holder["gateway"] = gateway
+        self.loop.service.listeners.append(self._on_change)
         gateway.add_observer(self._on_batch)
         gateway.start()
         self.loop.start()
