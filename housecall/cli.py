@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from gateway.settings import SettingsError
-from housecall.commands import demo, edge, evaluate, gateway, simulate
+from housecall.commands import demo, edge, evaluate, gateway, history, scorecard, simulate
 
 app = typer.Typer(
     name="housecall",
@@ -25,7 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (gateway, edge, simulate, evaluate, demo):
+for module in (gateway, edge, simulate, evaluate, demo, scorecard, history):
     module.register(app)
 
 

@@ -100,7 +100,10 @@ def judge(kind: str, root_cause: str, snapshots: Sequence[Sequence[dict[str, Any
     keys = KEY_SIGNALS.get((kind, root_cause))
     if not keys:
         return Judgement(UNDETERMINED, f"no telemetry rule for {kind} {root_cause}")
-    filled = [s for s in snapshots if s]
+    filled: list[Sequence[dict[str, Any]]] = []
+    for snapshot in snapshots:  # the same evidence recorded twice is one snapshot
+        if snapshot and snapshot not in filled:
+            filled.append(snapshot)
     if not filled:
         return Judgement(UNDETERMINED, "no telemetry evidence recorded around the visit")
     seen: list[str] = []
