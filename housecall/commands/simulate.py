@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
 
 
 def simulate(
+    *,
     devices: Annotated[int, typer.Option(min=1, max=1_000_000, help="Number of appliances.")] = 200,
     days: Annotated[float, typer.Option(min=0.01, max=3660, help="Days of device time.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same fleet.")] = 7,
@@ -110,7 +111,7 @@ def simulate(
         raise UserError(str(err)) from None
 
     console = Console(stderr=True)
-    counts = {ch: 0 for ch in Channel}
+    counts = dict.fromkeys(Channel, 0)
     total_s = config.days * 86400.0
     first = start_at.timestamp()
     wall0 = time.monotonic()
@@ -198,7 +199,9 @@ def _summary(
     table.add_row("power cuts (by region)", f"{stats.power_cuts:,}")
     table.add_row("faults injected", f"{len(run.plans):,}")
     table.add_row("faults the customer noticed", f"{faults_noticed:,}")
-    table.add_row("error events (on healthy units)", f"{stats.errors:,} ({stats.errors_on_healthy})")
+    table.add_row(
+        "error events (on healthy units)", f"{stats.errors:,} ({stats.errors_on_healthy})"
+    )
     rate = stats.messages / wall if wall > 0 else 0.0
     table.add_row("wall time", f"{wall:,.1f} s ({rate:,.0f} msg/s)")
     console.print(table)
