@@ -11,7 +11,7 @@ The API other packages call::
 
     run = FleetRun(config)                # both at once: iterate, then read the truth
     for msg in run.messages(): ...
-    run.truth(); run.devices; run.stats
+    run.truth(); run.devices; run.stats; run.weather.events; run.power_cuts
 
 - ``FleetConfig(devices, days, seed=7, start=2026-06-01T00:00Z, ac_share=0.6,
   ac_interval_s=60, washer_interval_s=10, scenario=None, fault_rate=0.3,
@@ -362,6 +362,10 @@ class FleetRun:
         self.devices = make_devices(config)
         self.plans = plan_faults(config, self.devices) if config.faults_enabled else []
         self.stats = RunStats()
+        #: Filled in as the run starts: the weather (with its heat waves and cold snaps)
+        #: and the power cuts per region, for labelling confounders in an evaluation.
+        self.weather: RegionalWeather | None = None
+        self.power_cuts: dict[str, list[tuple[float, float]]] = {}
         self._done = False
         self._topics = {
             d.device_id: {ch: appliance_topic(d.device_id, ch) for ch in Channel}
@@ -433,6 +437,8 @@ class FleetRun:
             cold_snaps=conf.cold_snaps,
         )
         cuts = self._power_cuts(regions, start_s, end_s, conf.power_cuts_per_month)
+        self.weather = weather
+        self.power_cuts = {r: cuts[i] for i, r in enumerate(regions)}
         plans_by_dev = {p.device: p for p in self.plans}
 
         # ACs as arrays.
