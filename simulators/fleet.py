@@ -367,6 +367,7 @@ class FleetRun:
         self.weather: RegionalWeather | None = None
         self.power_cuts: dict[str, list[tuple[float, float]]] = {}
         self._done = False
+        self._started = False
         self._topics = {
             d.device_id: {ch: appliance_topic(d.device_id, ch) for ch in Channel}
             for d in self.devices
@@ -375,19 +376,32 @@ class FleetRun:
     # -- public ------------------------------------------------------------------------------
 
     def messages(self, *, encode: bool = True) -> Iterator[SimMessage]:
-        """Every message of the run in device-time order (``encode=False``: physics only)."""
+        """Every message of the run in device-time order (``encode=False``: physics only).
+
+        A run is one pass of device time: iterate it once (make a new ``FleetRun``, or
+        call :func:`simulate` again, for a second pass; the seed makes it identical).
+        """
+        self._claim()
         yield from self._run(encode)
         self._done = True
 
     def run_to_end(self) -> None:
         """Run the physics without building payloads (for the ground truth alone)."""
+        self._claim()
         for _ in self._run(False):
             pass
         self._done = True
 
+    def _claim(self) -> None:
+        if self._started:
+            raise RuntimeError("a FleetRun runs once; make a new one for another pass")
+        self._started = True
+
     def truth(self) -> list[FaultTruth]:
         """Ground truth of every injected fault; notice times need the run to have finished."""
         if not self._done:
+            if self._started:
+                raise RuntimeError("the run is not finished: iterate messages() to the end first")
             self.run_to_end()
         out = []
         for plan in self.plans:

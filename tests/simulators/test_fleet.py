@@ -187,3 +187,16 @@ def test_bad_configs_say_what_is_wrong(field: str, value: object) -> None:
     kwargs: dict[str, object] = {"devices": 2, "days": 1.0, field: value}
     with pytest.raises(ValueError, match=r"\w"):
         FleetConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_run_is_one_pass() -> None:
+    run = FleetRun(FleetConfig(devices=2, days=0.1, seed=1))
+    messages = run.messages()
+    next(messages)
+    with pytest.raises(RuntimeError, match="not finished"):
+        run.truth()
+    for _ in messages:
+        pass
+    run.truth()
+    with pytest.raises(RuntimeError, match="runs once"):
+        next(run.messages())
