@@ -4,7 +4,9 @@ Mount them on the gateway's app: ``create_app(state, routers=service_routers(ctx
 device_scope=device_scope(ctx))`` (the gateway app serves ``/devices`` and
 ``/dead-letters`` itself; :func:`device_scope` makes it honour our keys).
 Every route needs ``Authorization: Bearer <token>``: the admin token
-(``HOUSECALL_ADMIN_TOKEN``) or a key made through ``POST /api/v1/api-keys``. Scoping
+(``HOUSECALL_ADMIN_TOKEN``) or a key made through ``POST /api/v1/api-keys``. As for the
+gateway's own routes, a gateway started WITHOUT an admin token serves callers that
+send no key as admin (a laptop, the demo); a key that is sent is always checked. Scoping
 (see :mod:`gateway.workorders.keys`) is applied in the queries themselves, so an order
 outside the caller's scope is indistinguishable from a missing one: 404.
 
@@ -41,6 +43,7 @@ from gateway.workorders.views import iso
 
 API = "/api/v1"
 _bearer = HTTPBearer(auto_error=False, description="admin token or an API key")
+OPEN_ACCESS = Scope(Role.ADMIN, key_id="open")
 
 #: What a technician key may do to its own orders.
 TECHNICIAN_MOVES = frozenset(
@@ -111,6 +114,8 @@ def _scope_dependency(ctx: ApiContext) -> Any:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Scope:
         token = credentials.credentials if credentials else None
+        if token is None and ctx.admin_token is None:
+            return OPEN_ACCESS  # no admin token configured: the gateway's API is open
         with ctx.service.sessions() as session:
             found = authenticate(session, token, ctx.admin_token)
         if found is None:

@@ -55,7 +55,7 @@ def gateway_command(  # noqa: PLR0917 - typer maps each flag to a parameter
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING...")] = "INFO",
 ) -> None:
     """Run the gateway in the foreground: MQTT ingest, storage, detectors, HTTP API."""
-    from gateway.runtime import Gateway
+    from gateway.workorders.loop import build_gateway
 
     settings = load_settings(
         mqtt_url=mqtt_url,
@@ -78,8 +78,13 @@ def gateway_command(  # noqa: PLR0917 - typer maps each flag to a parameter
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    gateway = Gateway(settings, detector=load_detector(detector))
-    gateway.run_forever(stop)
+    # The service loop (work orders, dispatch, API keys, webhooks) rides on the gateway.
+    gateway, service_loop = build_gateway(settings, detector=load_detector(detector))
+    service_loop.start()
+    try:
+        gateway.run_forever(stop)
+    finally:
+        service_loop.stop()
 
 
 def load_detector(spec: str | None) -> FleetDetector | None:

@@ -25,7 +25,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def build_app(service: WorkOrderService, admin_token: str = ADMIN_TOKEN) -> FastAPI:
+def build_app(service: WorkOrderService, admin_token: str | None = ADMIN_TOKEN) -> FastAPI:
     """The gateway's own app with the service loop's routers and key scoping plugged in."""
     ctx = ApiContext(service, admin_token)
     engine = service.sessions.kw["bind"]

@@ -200,3 +200,19 @@ def test_sla_breaches_are_flagged_and_listed(engine: Engine) -> None:
             client.get(f"/api/v1/work-orders/{low}", headers=ADMIN).json()["sla_breached"] is False
         )
     assert service.audit(high or "")[-1]["action"] == "sla_breached"
+
+
+def test_without_an_admin_token_the_api_is_open_but_keys_still_scope(engine: Engine) -> None:
+    service, _ = make_service(engine, auto_assign=False)
+    add_device(engine, "ac-1", brand="Aurora")
+    add_device(engine, "ac-2", brand="Other")
+    service.on_finding(finding("ac-1"))
+    service.on_finding(finding("ac-2"))
+    with serve(build_app(service, admin_token=None)) as url, httpx.Client(base_url=url) as client:
+        assert len(client.get("/api/v1/work-orders").json()["items"]) == 2
+        key = client.post(
+            "/api/v1/api-keys", json={"name": "a", "role": "brand", "brand": "Aurora"}
+        ).json()["token"]
+        scoped = client.get("/api/v1/work-orders", headers=bearer(key)).json()["items"]
+        assert [o["device_id"] for o in scoped] == ["ac-1"]
+        assert client.get("/api/v1/work-orders", headers=bearer("wrong")).status_code == 401
