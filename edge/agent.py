@@ -98,7 +98,8 @@ class EdgeConfig:
     status_interval_s: float = 10.0
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     batch_size: int = 1000
-    upstream_wait_s: float = 5.0  # how long start() waits for each broker before going on
+    upstream_wait_s: float = 5.0  # how long start() waits for upstream before going on
+    local_wait_s: float = 10.0  # ... and for the home subscription
 
     def __post_init__(self) -> None:
         if not is_valid_device_id(self.edge_id):
@@ -176,7 +177,7 @@ class EdgeAgent:
         self._track_upstream()
         self.local.start()
         # Waiting for the home subscription means a status report implies "receiving".
-        self.local.wait_subscribed(self.config.upstream_wait_s)
+        self.local.wait_subscribed(self.config.local_wait_s)
         self._started = True
 
     def run(self, stop: threading.Event) -> None:

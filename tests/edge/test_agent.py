@@ -241,7 +241,7 @@ def test_disk_budget_drops_oldest_telemetry_never_events_and_reports_every_drop(
         appliances.close()
         assert wait_until(
             lambda: read_counters(outbox).get("accepted.telemetry") == n_telemetry, 20
-        )
+        ), read_counters(outbox)
         counters = read_counters(outbox)
         rows = read_rows(outbox)
         kept = [orjson_seq(p) for _, c, p in rows if c == "telemetry"]
