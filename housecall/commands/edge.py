@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
 
 def edge_command(  # noqa: PLR0917 (typer: one parameter per flag)
     local_url: Annotated[
-        str, typer.Option("--local-url", help="Home broker, mqtt://[user:pass@]host[:port]")
+        str, typer.Option("--local-url", help="Home broker, mqtt://user:pass@host:port")
     ] = "mqtt://127.0.0.1:1883",
     upstream_url: Annotated[
         str | None, typer.Option("--upstream-url", help="Upstream (cloud) broker URL")
