@@ -34,7 +34,7 @@ MAX_GAP_S = 660.0
 HZ_STEP = 10.0
 HARD_HOLD_S = 600.0
 FAN_STOPPED_RPM = 60.0
-STUCK_SAMPLES = 12
+STUCK_SAMPLES = 22
 STUCK_HOLD_S = 900.0
 N_SIGNALS = len(AC_SIGNALS)
 CONDITIONS = ("outdoor", "room", "hz", "setpoint")
@@ -258,18 +258,23 @@ class AcFeatures:
         else:
             v[s["fan_low_since"]] = NAN
         frozen: list[Evidence] = []
-        for i, name in enumerate(THERMISTORS):
-            value = getattr(r, name)
+        values = [getattr(r, name) for name in THERMISTORS]
+        for i, value in enumerate(values):
             if value is None:
                 continue
             if value == v[s[f"stuck_value{i}"]]:
                 v[s[f"stuck_n{i}"]] += 1
-                if (
-                    v[s[f"stuck_n{i}"]] >= STUCK_SAMPLES
-                    and ts - v[s[f"stuck{i}_since"]] >= STUCK_HOLD_S
-                ):
+                # A healthy thermistor repeats a rounded value for a few minutes in steady
+                # state (at most ~15 samples in a month of fleet data); a stuck one forever.
+                repeats = v[s[f"stuck_n{i}"]]
+                if repeats >= STUCK_SAMPLES and ts - v[s[f"stuck{i}_since"]] >= STUCK_HOLD_S:
                     frozen.append(
-                        Evidence(signal=f"{name}_variance", baseline=0.1, observed=0.0, unit="K²")
+                        Evidence(
+                            signal=f"{THERMISTORS[i]}_change",
+                            baseline=round(repeats, 0),
+                            observed=0.0,
+                            unit="samples unchanged",
+                        )
                     )
             else:
                 v[s[f"stuck_value{i}"]] = value

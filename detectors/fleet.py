@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +28,7 @@ from detectors import ac, washer
 from detectors.api import Finding, Outcome, Recovery, Signal
 from detectors.baseline import CohortBaseline, Conditions
 from detectors.diagnosis import Diagnoser, fault_scores
-from detectors.signatures import HARD_SCORE, PATTERNS, SIGNALS
+from detectors.signatures import HARD_SCORE, PATTERNS, SIGNALS, SignalSpec
 from detectors.state import DeviceState, Layout
 from edge.contract import (
     AcReadings,
@@ -72,9 +72,9 @@ class DetectorConfig:
             Kind.AC: KindTuning(
                 warm_windows=24,
                 cohort_min=300,
-                z_alpha=0.05,
-                open_score=2.5,
-                persist=12,
+                z_alpha=0.08,
+                open_score=2.2,
+                persist=6,
                 recover_score=1.0,
                 recover_windows=12,
                 recover_s=12 * 3600.0,
@@ -84,10 +84,10 @@ class DetectorConfig:
             ),
             Kind.WASHER: KindTuning(
                 warm_windows=5,
-                cohort_min=40,
-                z_alpha=0.4,
+                cohort_min=30,
+                z_alpha=0.5,
                 open_score=2.5,
-                persist=3,
+                persist=2,
                 recover_score=1.0,
                 recover_windows=3,
                 recover_s=24 * 3600.0,
@@ -115,6 +115,11 @@ LAYOUTS: dict[str, Layout] = {
 FAULT_ORDER: dict[Kind, tuple[Fault, ...]] = {kind: tuple(PATTERNS[kind]) for kind in PATTERNS}
 
 
+def _natural(spec: SignalSpec, value: float) -> float:
+    """A signal's value in its own unit (log-modelled signals are shown de-logged)."""
+    return math.exp(value) if spec.log else value
+
+
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
@@ -131,6 +136,8 @@ class HousecallDetector:
         self.finding_patterns: dict[tuple[str, Fault], list[float]] = {}
         self.epoch_end = NAN
         self.late_samples = 0
+        #: Optional observer of every judged window: (device_id, ts, residual z, names).
+        self.trace: Callable[[str, float, list[float], list[str]], None] | None = None
         self.ac = ac.AcFeatures(self)
         self.washer = washer.WasherFeatures(self)
 
@@ -281,14 +288,16 @@ class HousecallDetector:
         judged = available > 0 and warmed * 2 >= available
         if judged:
             scores = fault_scores(kind, z)
-        if hard:
-            for fault, value in hard.items():
-                scores[fault] = max(scores[fault], value)
+        # A direct rule still holding keeps its fault from looking recovered; it never
+        # opens a finding from here (the rule itself does, with its own hold time).
+        hold = hard or {}
         open_any = any(v[b["open"] + k] for k in range(len(faults)))
         suspect = open_any or max(scores.values()) >= 0.6 * tune.open_score
+        if self.trace is not None and judged:
+            self.trace(state.device_id, ts, z, [spec.name for spec in SIGNALS[kind]])
         if judged or hard:
             signals = self._persistence(
-                state=state, kind=kind, z=z, scores=scores, ts=ts, open_any=open_any
+                state=state, kind=kind, z=z, scores=scores, ts=ts, open_any=open_any, hold=hold
             )
         # Learning, protected: a suspect unit teaches neither its cohort nor its offset.
         if not suspect:
@@ -349,6 +358,7 @@ class HousecallDetector:
         scores: dict[Fault, float],
         ts: float,
         open_any: bool,
+        hold: dict[Fault, float],
     ) -> list[Signal]:
         tune = self.config.tuning[kind]
         b = LAYOUTS[kind.value].block
@@ -360,7 +370,7 @@ class HousecallDetector:
             score = scores[fault]
             v[b["score"] + k] = score
             if v[b["open"] + k]:
-                if score < tune.recover_score:
+                if score < tune.recover_score and fault not in hold:
                     if math.isnan(v[b["normal_since"] + k]):
                         v[b["normal_since"] + k] = ts
                     v[b["normal_n"] + k] += 1
@@ -387,12 +397,11 @@ class HousecallDetector:
                 v[b["count"] + k] = 0.0
                 v[b["first_ts"] + k] = NAN
                 continue
-            sudden = score >= HARD_SCORE
-            if v[b["count"] + k] < (1 if sudden else tune.persist) or (open_any and not sudden):
+            if v[b["count"] + k] < tune.persist or open_any:
                 continue
             if ranked is None:
                 ranked = self.diagnosers[kind].diagnose(z, scores)
-            if ranked[0][0] is not fault and not sudden:
+            if ranked[0][0] is not fault:
                 continue
             signals.append(
                 self._finding(
@@ -403,7 +412,6 @@ class HousecallDetector:
                     z=z,
                     ts=ts,
                     k=k,
-                    sudden=sudden,
                 )
             )
             v[b["open"] + k] = 1.0
@@ -420,14 +428,13 @@ class HousecallDetector:
         z: list[float],
         ts: float,
         k: int,
-        sudden: bool,
     ) -> Finding:
         tune = self.config.tuning[kind]
         layout = LAYOUTS[kind.value]
         b = layout.block
         v = state.v
         probabilities = dict(ranked)
-        confidence = 0.95 if sudden else probabilities[fault]
+        confidence = probabilities[fault]
         alternatives = tuple(
             Alternative(fault=other, confidence=round(p, 3))
             for other, p in ranked
@@ -441,25 +448,22 @@ class HousecallDetector:
         evidence = tuple(
             Evidence(
                 signal=specs[i].name,
-                baseline=round(v[b["last_expected"] + i], 4),
-                observed=round(v[b["last_y"] + i], 4),
+                baseline=round(_natural(specs[i], v[b["last_expected"] + i]), 4),
+                observed=round(_natural(specs[i], v[b["last_y"] + i]), 4),
                 unit=specs[i].unit,
             )
             for i in order[:4]
         )
         score = v[b["score"] + k]
-        if sudden:
-            eta = 3600.0
+        elapsed = ts - v[b["first_ts"] + k]
+        slope = (score - v[b["first_score"] + k]) / elapsed if elapsed > 0 else 0.0
+        if score >= tune.fail_score:
+            eta = 86400.0
+        elif slope > 0:
+            eta = (tune.fail_score - score) / slope
         else:
-            elapsed = ts - v[b["first_ts"] + k]
-            slope = (score - v[b["first_score"] + k]) / elapsed if elapsed > 0 else 0.0
-            if score >= tune.fail_score:
-                eta = 86400.0
-            elif slope > 0:
-                eta = (tune.fail_score - score) / slope
-            else:
-                eta = 30 * 86400.0
-            eta = max(3600.0, min(60 * 86400.0, eta))
+            eta = 30 * 86400.0
+        eta = max(3600.0, min(60 * 86400.0, eta))
         severity = (
             Severity.CRITICAL
             if eta <= 2 * 86400
@@ -492,6 +496,11 @@ class HousecallDetector:
                 z = [0.0] * len(specs)
                 for e in outcome.evidence:
                     i = names[e.signal]
-                    z[i] = (e.observed - e.baseline) / (3.0 * specs[i].floor)
+                    spec = specs[i]
+                    if spec.log and e.observed > 0 and e.baseline > 0:
+                        delta = math.log(e.observed / e.baseline)
+                    else:
+                        delta = e.observed - e.baseline
+                    z[i] = delta / (3.0 * spec.floor)
                 return kind, z
         return None, None

@@ -30,6 +30,9 @@ class SignalSpec:
     name: str
     unit: str
     floor: float
+    #: Modelled as a logarithm: a unit's offset is a ratio (its inlet pressure scales every
+    #: fill time), so one offset fits every program; ``floor`` is then a relative change.
+    log: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,35 +61,51 @@ AC_SIGNALS: tuple[SignalSpec, ...] = (
 )
 SH, CA, EA, ADT, DIS, CPH, EEV, OFR, IFR, CAP, HZ = range(len(AC_SIGNALS))
 
+
+def sensor_pattern(moving: set[int], responders: set[int], n: int) -> Pattern:
+    """One thermistor reads wrong: signals built from it move, every other signal stays put.
+
+    ``responders`` are controller outputs that may follow the wrong reading (compressor
+    speed, expansion valve): they neither count for nor against the pattern.
+    """
+    weights = {i: (1.0 if i in moving else 0.0) for i in range(n) if i not in responders}
+    return Pattern(weights, sensor=True)
+
+
+_AC_N = len(AC_SIGNALS)
+_CONTROL = {HZ, EEV, CAP}
 AC_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
+    # The EEV opens to hold superheat and hides early undercharge (NIST SP 1087): the
+    # valve and the discharge temperature tell first, superheat once the valve saturates.
     Fault.REFRIGERANT_LEAK: (
-        Pattern({SH: 2, CA: -1, EA: 1, DIS: 2, EEV: 1, CPH: -1, ADT: -1, CAP: -1, OFR: 0}),
+        Pattern({EEV: 2, SH: 1, DIS: 1, EA: 1, CA: -1, CPH: -1, ADT: -1, OFR: 0, IFR: 0}),
     ),
     Fault.CONDENSER_FOULING: (
-        Pattern({SH: -0.5, CA: 2, DIS: 1, CPH: 1, ADT: -0.5, CAP: -0.5, OFR: 0, IFR: 0}),
+        Pattern({SH: -0.5, CA: 2, DIS: 1, CPH: 1, ADT: -0.5, OFR: 0, IFR: 0}),
     ),
-    Fault.OUTDOOR_FAN_FAILURE: (Pattern({CA: 3, DIS: 2, CPH: 2, ADT: -1, OFR: -3, SH: -0.5}),),
+    Fault.OUTDOOR_FAN_FAILURE: (Pattern({CA: 2, DIS: 1, CPH: 1, ADT: -0.5, OFR: -3, IFR: 0}),),
+    # Low indoor airflow: colder coil and supply air; the fan speeds up against the filter.
     Fault.DIRTY_FILTER: (
-        Pattern({EA: 2, SH: -1, CA: -1, DIS: -1, EEV: -1, ADT: 1, IFR: 1, CAP: -1, OFR: 0}),
+        Pattern({EA: 2, SH: -1, CA: -1, DIS: -1, EEV: -1, ADT: 1, IFR: 1, OFR: 0}),
     ),
     Fault.COMPRESSOR_WEAR: (
         Pattern({EA: -1, SH: -1, CA: -1, DIS: -1, CPH: -1, ADT: -1, CAP: -1, HZ: 1, OFR: 0}),
     ),
-    # One thermistor reads wrong: the signals built from it move, nothing physical does.
     Fault.SENSOR_FAULT: (
-        Pattern({ADT: 1, DIS: 0, CPH: 0, EEV: 0, OFR: 0, SH: 0, CA: 0}, sensor=True),  # supply
-        Pattern({SH: 1, EA: 1, DIS: 0, CPH: 0, ADT: 0, OFR: 0, CA: 0}, sensor=True),  # coil
-        Pattern({CA: 1, DIS: 0, CPH: 0, SH: 0, EA: 0, ADT: 0, OFR: 0}, sensor=True),  # o.coil
-        Pattern({SH: 1, DIS: 0, CPH: 0, CA: 0, EA: 0, ADT: 0, OFR: 0}, sensor=True),  # suction
-        Pattern({DIS: 1, SH: 0, CPH: 0, CA: 0, EA: 0, ADT: 0, OFR: 0}, sensor=True),  # disch.
+        sensor_pattern({EA, ADT}, _CONTROL, _AC_N),  # room air
+        sensor_pattern({ADT}, _CONTROL, _AC_N),  # supply air
+        sensor_pattern({SH, EA}, _CONTROL, _AC_N),  # indoor coil
+        sensor_pattern({CA}, _CONTROL, _AC_N),  # outdoor coil
+        sensor_pattern({SH}, _CONTROL, _AC_N),  # suction line
+        sensor_pattern({DIS}, _CONTROL, _AC_N),  # discharge line
     ),
 }
 
 # --- Washer: one cycle ---
 WASHER_SIGNALS: tuple[SignalSpec, ...] = (
-    SignalSpec("fill_time_s", "s", 4.0),
-    SignalSpec("drain_time_s", "s", 2.0),
-    SignalSpec("heat_ramp_k_per_min", "K/min", 0.03),
+    SignalSpec("fill_time_s", "s", 0.03, log=True),
+    SignalSpec("drain_time_s", "s", 0.03, log=True),
+    SignalSpec("heat_ramp_k_per_min", "K/min", 0.03, log=True),
     SignalSpec("rpm_shortfall", "ratio", 0.004),
     SignalSpec("spin_vibration_g", "g", 0.01),
     SignalSpec("low_spin_vibration_g", "g", 0.01),
@@ -121,6 +140,10 @@ PATTERNS: dict[Kind, dict[Fault, tuple[Pattern, ...]]] = {
 }
 
 
+#: A lone moving signal is weaker evidence than a physical pattern across several.
+SENSOR_MARGIN = 0.5
+
+
 def pattern_score(pattern: Pattern, z: list[float]) -> float:
     """How well standardised residuals ``z`` match ``pattern`` (z units; higher is better).
 
@@ -138,7 +161,7 @@ def pattern_score(pattern: Pattern, z: list[float]) -> float:
     norm = 0.0
     penalty = 0.0
     quiet = 0
-    moved = 0.0
+    moved: float | None = None
     for index, weight in pattern.weights.items():
         value = z[index]
         if math.isnan(value):  # NaN: signal not available
@@ -149,14 +172,17 @@ def pattern_score(pattern: Pattern, z: list[float]) -> float:
             quiet += 1
             continue
         if pattern.sensor:
-            moved = max(moved, abs(value))
+            # Every signal built from the suspect thermistor must have moved.
+            moved = abs(value) if moved is None else min(moved, abs(value))
             continue
         if index in pattern.abs_signals:
             value = abs(value)
         gain += weight * value
         norm += abs(weight)
     if pattern.sensor:
-        return float(moved - 1.5 * penalty / math.sqrt(max(1, quiet)))
+        if moved is None:
+            return 0.0
+        return float(moved - SENSOR_MARGIN - 1.5 * penalty / math.sqrt(max(1, quiet)))
     if norm == 0:
         return 0.0
     return float(gain / norm - penalty / math.sqrt(max(1, quiet)))

@@ -32,6 +32,10 @@ HEATER_HOLD_S = 600.0
 HEATER_MIN_RISE_K = 0.5
 HEATER_STEP_W = 800.0
 LOW_SPIN_MAX_RPM = 800.0
+LEVEL_EMPTY_MM = 5.0
+LEVEL_HOLD_S = 180.0
+FILL_STUCK_S = 180.0
+FILL_STUCK_RANGE_MM = 8.0
 SCALARS = (
     "cycle_start",
     "heat_start",
@@ -63,6 +67,10 @@ SCALARS = (
     "drain_s",
     "prev_phase",
     "last_cycle_ts",
+    "level_low_since",
+    "fill_level_min",
+    "fill_level_max",
+    "rule_fault",
 )
 _PHASES = {phase: float(i) for i, phase in enumerate(WasherPhase)}
 _FILL = _PHASES[WasherPhase.FILL]
@@ -88,7 +96,8 @@ class WasherFeatures:
         for name in SCALARS:
             if name in ("base_power", "last_cycle_ts"):
                 continue
-            arr[s[name]] = NAN if name.endswith(("_start", "_ts", "start_temp", "_temp")) else 0.0
+            nan = name.endswith(("_start", "_ts", "_temp", "_since", "_min", "_max"))
+            arr[s[name]] = NAN if nan else 0.0
         arr[s["cycle_start"]] = ts
         arr[s["heat_start"]] = NAN
         arr[s["inlet_temp"]] = NAN
@@ -110,8 +119,10 @@ class WasherFeatures:
             v[s["load"]] = r.load_kg
         if r.target_temp_c is not None and not r.target_temp_c <= v[s["target_temp"]]:
             v[s["target_temp"]] = r.target_temp_c
+        signals: list[Signal] = []
         if phase == _FILL:
             v[s["fill_s"]] += step
+            signals.extend(self._fill_rule(state, r, ts))
             if temp is not None and not temp >= v[s["inlet_temp"]]:
                 v[s["inlet_temp"]] = temp
         elif phase == _DRAIN:
@@ -119,7 +130,6 @@ class WasherFeatures:
             if r.drain_pump_current_a is not None and r.drain_pump_current_a > 0.02:
                 v[s["pump_sum"]] += r.drain_pump_current_a
                 v[s["pump_n"]] += 1
-        signals: list[Signal] = []
         if r.heater_on and temp is not None:
             if math.isnan(v[s["heat_start"]]):
                 v[s["heat_start"]] = ts
@@ -141,8 +151,58 @@ class WasherFeatures:
             ):
                 base = v[s["base_power"]]
                 v[s["base_power"]] = power if math.isnan(base) else base + 0.3 * (power - base)
+        signals.extend(self._level_rule(state, r, phase, ts))
         self._motion(v, r, phase)
         return signals
+
+    def _level_rule(
+        self, state: DeviceState, r: WasherReadings, phase: float, ts: float
+    ) -> list[Signal]:
+        """Washing with an empty drum is impossible: the level probe reads wrong."""
+        v = state.v
+        at = self.s["level_low_since"]
+        level = r.water_level_mm
+        washing = phase == _PHASES[WasherPhase.WASH]
+        if not washing or level is None or level >= LEVEL_EMPTY_MM:
+            v[at] = NAN
+            return []
+        if math.isnan(v[at]):
+            v[at] = ts
+            return []
+        if ts - v[at] < LEVEL_HOLD_S:
+            return []
+        evidence = (Evidence(signal="water_level_mm", baseline=60.0, observed=level, unit="mm"),)
+        return self._rule_finding(state, Fault.SENSOR_FAULT, ts, evidence)
+
+    def _fill_rule(self, state: DeviceState, r: WasherReadings, ts: float) -> list[Signal]:
+        """Filling for minutes while the level reading does not rise: a stuck level probe."""
+        v = state.v
+        s = self.s
+        level = r.water_level_mm
+        if level is None:
+            return []
+        low, high = v[s["fill_level_min"]], v[s["fill_level_max"]]
+        v[s["fill_level_min"]] = level if math.isnan(low) else min(low, level)
+        v[s["fill_level_max"]] = level if math.isnan(high) else max(high, level)
+        spread = v[s["fill_level_max"]] - v[s["fill_level_min"]]
+        if v[s["fill_s"]] < FILL_STUCK_S or spread >= FILL_STUCK_RANGE_MM:
+            return []
+        evidence = (
+            Evidence(
+                signal="water_level_rise_mm", baseline=80.0, observed=round(spread, 1), unit="mm"
+            ),
+        )
+        return self._rule_finding(state, Fault.SENSOR_FAULT, ts, evidence)
+
+    def _rule_finding(
+        self, state: DeviceState, fault: Fault, ts: float, evidence: tuple[Evidence, ...]
+    ) -> list[Signal]:
+        """A direct rule holds: remember it for this cycle (no recovery while it does)."""
+        from detectors.fleet import FAULT_ORDER
+
+        state.v[self.s["rule_fault"]] = float(FAULT_ORDER[Kind.WASHER].index(fault) + 1)
+        finding = self.detector.hard_finding(state, Kind.WASHER, fault, ts, evidence)
+        return [finding] if finding is not None else []
 
     def _motion(self, v: array[float], r: WasherReadings, phase: float) -> None:
         s = self.s
@@ -211,8 +271,7 @@ class WasherFeatures:
                 )
             )
         fault = Fault.SENSOR_FAULT if step >= HEATER_STEP_W else Fault.HEATER_FAILURE
-        finding = self.detector.hard_finding(state, Kind.WASHER, fault, ts, tuple(evidence))
-        return [finding] if finding is not None else []
+        return self._rule_finding(state, fault, ts, tuple(evidence))
 
     def on_cycle_end(self, state: DeviceState, event: CycleEndEvent, ts: float) -> list[Signal]:
         v = state.v
@@ -229,9 +288,9 @@ class WasherFeatures:
         if heat_minutes < 2.0:
             heat_step = NAN
         y = [
-            _f(d.fill_time_s) if d.fill_time_s is not None else _nz(v[s["fill_s"]]),
-            _f(d.drain_time_s) if d.drain_time_s is not None else _nz(v[s["drain_s"]]),
-            ramp,
+            _log(_f(d.fill_time_s) if d.fill_time_s is not None else _nz(v[s["fill_s"]])),
+            _log(_f(d.drain_time_s) if d.drain_time_s is not None else _nz(v[s["drain_s"]])),
+            _log(ramp),
             _mean(v[s["rpm_short_sum"]], v[s["rpm_short_n"]]),
             _mean(v[s["spin_vib_sum"]], v[s["spin_vib_n"]]),
             _mean(v[s["low_vib_sum"]], v[s["low_vib_n"]]),
@@ -252,14 +311,22 @@ class WasherFeatures:
             "inlet": ((_or(inlet, 15.0)) - 15.0) / 10.0,
             "target": ((_or(target_temp, 40.0)) - 40.0) / 30.0,
             "spin": (spin - 1000.0) / 400.0,
+            # One cohort per model; the program enters as an indicator feature, so a
+            # rarely used program still borrows everything else from the common ones.
+            f"program_{d.program or 'unknown'}": 1.0,
         }
-        regime = d.program or "unknown"
-        state.regime = regime
+        regime = ""
+        state.regime = d.program or "unknown"
         v[s["cycle_start"]] = NAN
+        rule = int(v[s["rule_fault"]])
+        v[s["rule_fault"]] = 0.0
         if d.error_code is not None:
             return []
+        from detectors.fleet import FAULT_ORDER
+
+        hold = {FAULT_ORDER[Kind.WASHER][rule - 1]: 1.0} if rule else None
         return self.detector.score_window(
-            state=state, kind=Kind.WASHER, regime=regime, x=x, x_external=x, y=y, ts=ts
+            state=state, kind=Kind.WASHER, regime=regime, x=x, x_external=x, y=y, ts=ts, hard=hold
         )
 
 
@@ -269,6 +336,13 @@ def _f(value: float | None) -> float:
 
 def _or(value: float, default: float) -> float:
     return default if math.isnan(value) else value
+
+
+def _log(value: float) -> float:
+    """Log of a positive duration or rate; a rate of (almost) zero floors at log(0.01)."""
+    if math.isnan(value):
+        return NAN
+    return math.log(max(value, 0.01))
 
 
 def _nz(value: float) -> float:

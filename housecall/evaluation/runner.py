@@ -1,0 +1,273 @@
+"""Drive a simulated fleet through the detectors to work orders, fast or over real MQTT.
+
+Two feeds give the same (topic, payload) stream in the same order, so the same seed
+gives the same numbers:
+
+- ``in_process``: the simulator's messages go straight to the gateway's parsing;
+- ``mqtt``: every message is published (QoS 1, in order, one publisher) to a real broker
+  and read back by one subscriber (QoS 1, persistent session), which preserves the order.
+
+Processing is the gateway's journey without storage: parse against the contract
+(``edge.contract.parse_message``; refusals are counted, never raised), de-duplicate by
+``(device_id, seq)``, hand births, telemetry and events to the
+:class:`~detectors.fleet.HousecallDetector`, and give its signals to an
+:class:`~housecall.evaluation.orders.OrderBook` that keeps at most one open order per
+(device, fault), as the work-order service does. The gateway's ``Pipeline`` adds durable
+storage and the SQL work-order service; neither changes which orders open, and both
+would make a 500-device, 60-day run take hours instead of minutes.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from detectors.fleet import HousecallDetector
+from edge.contract import (
+    AcReadings,
+    Birth,
+    Channel,
+    ContractViolation,
+    EventBase,
+    Telemetry,
+    parse_message,
+)
+from housecall.evaluation.orders import OrderBook
+from housecall.evaluation.scoring import Report, Truth, score
+from simulators.fleet import FleetConfig, FleetRun
+
+Progress = Callable[[float], None]
+WINDOW = 500
+
+
+@dataclass
+class Trace:
+    """Residuals of one device, window by window, for the plot."""
+
+    device_id: str
+    times: list[datetime] = field(default_factory=list)
+    residuals: list[list[float]] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvaluationResult:
+    report: Report
+    truths: list[Truth]
+    book: OrderBook
+    messages: int
+    rejected: int
+    duplicates: int
+    late: int
+    seconds: float
+    detector_seconds: float
+    trace: Trace | None
+
+
+class Activity:
+    """When each device was operating (AC compressor running, washer in a cycle).
+
+    A sudden fault that strikes while an appliance is off cannot show before it runs
+    again; time to detect is therefore also measured from the first operation after
+    the onset.
+    """
+
+    GAP_S = 600.0
+
+    def __init__(self) -> None:
+        self.segments: dict[str, list[list[float]]] = {}
+
+    def note(self, telemetry: Telemetry) -> None:
+        readings = telemetry.readings
+        if isinstance(readings, AcReadings) and not (readings.compressor_hz or 0.0) > 0.0:
+            return
+        ts = telemetry.ts.timestamp()
+        spans = self.segments.setdefault(telemetry.device_id, [])
+        if spans and 0.0 <= ts - spans[-1][1] <= self.GAP_S:
+            spans[-1][1] = ts
+        else:
+            spans.append([ts, ts])
+
+    def first_operation(self, device_id: str, at: datetime) -> datetime:
+        """``at`` if the device was operating then, else the start of its next operation."""
+        moment = at.timestamp()
+        for start, end in self.segments.get(device_id, []):
+            if start <= moment <= end:
+                return at
+            if start > moment:
+                return datetime.fromtimestamp(start, at.tzinfo)
+        return at
+
+
+class Processor:
+    """Parse, de-duplicate and detect; the gateway's path minus storage."""
+
+    def __init__(self, detector: HousecallDetector, book: OrderBook) -> None:
+        self.detector = detector
+        self.book = book
+        self.activity = Activity()
+        self.last_seq: dict[tuple[str, Channel], int] = {}
+        self.messages = 0
+        self.rejected = 0
+        self.duplicates = 0
+        self.detector_seconds = 0.0
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        self.messages += 1
+        try:
+            inbound = parse_message(topic, payload)
+        except ContractViolation:
+            self.rejected += 1
+            return
+        message = inbound.payload
+        started = time.perf_counter()
+        if isinstance(message, Birth):
+            self.detector.on_birth(message)
+        elif isinstance(message, Telemetry | EventBase):
+            key = (message.device_id, inbound.channel)
+            if message.seq <= self.last_seq.get(key, -1):
+                self.duplicates += 1
+                return
+            self.last_seq[key] = message.seq
+            if isinstance(message, Telemetry):
+                self.activity.note(message)
+                self.book.handle(self.detector.on_telemetry(message))
+            else:
+                self.book.handle(self.detector.on_event(message))
+        self.detector_seconds += time.perf_counter() - started
+
+
+def in_process_feed(run: FleetRun) -> Iterator[tuple[float, str, bytes]]:
+    for message in run.messages():
+        yield message.epoch_s, message.topic, message.payload
+
+
+def mqtt_feed(run: FleetRun, url: str) -> Iterator[tuple[float, str, bytes]]:
+    """Publish the fleet to a real broker and yield what one subscriber receives, in order."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from edge.mqtt_url import MqttUrl
+
+    target = MqttUrl.parse(url)
+    received: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    # The publisher stays at most WINDOW messages ahead of the consumer, so the broker
+    # never holds more than its per-client queue allows (mosquitto drops beyond it).
+    window = threading.Semaphore(WINDOW)
+    subscribed = threading.Event()
+    client_id = f"housecall-eval-{uuid.uuid4().hex[:8]}"
+
+    def on_connect(client: mqtt.Client, *_: object) -> None:
+        client.subscribe("appliances/#", qos=1)
+
+    def on_subscribe(*_: object) -> None:
+        subscribed.set()
+
+    def on_message(_client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        received.put((msg.topic, bytes(msg.payload)))
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id + "-sub")
+    _auth(sub, target)
+    sub.on_connect = on_connect
+    sub.on_subscribe = on_subscribe
+    sub.on_message = on_message
+    sub.max_inflight_messages_set(1000)
+    sub.connect(target.host, target.port)
+    sub.loop_start()
+    if not subscribed.wait(10):
+        raise RuntimeError(f"could not subscribe at {url}")
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id + "-pub")
+    _auth(pub, target)
+    pub.max_inflight_messages_set(200)
+    pub.max_queued_messages_set(0)
+    pub.connect(target.host, target.port)
+    pub.loop_start()
+    times: queue.Queue[float] = queue.Queue()
+
+    def publish() -> None:
+        for message in run.messages():
+            window.acquire()
+            # Retained births would be replayed to later runs; the order matters, not retain.
+            pub.publish(message.topic, message.payload, qos=1, retain=False)
+            times.put(message.epoch_s)
+        times.put(-1.0)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    try:
+        while True:
+            epoch = times.get()
+            if epoch < 0:
+                break
+            try:
+                topic, payload = received.get(timeout=60)
+            except queue.Empty:
+                raise RuntimeError("a message sent through the broker did not arrive") from None
+            yield epoch, topic, payload
+            window.release()
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        sub.loop_stop()
+        sub.disconnect()
+
+
+def _auth(client: object, target: object) -> None:
+    username = getattr(target, "username", None)
+    if username:
+        client.username_pw_set(username, getattr(target, "password", None))  # type: ignore[attr-defined]
+
+
+def evaluate(
+    config: FleetConfig,
+    *,
+    mqtt_url: str | None = None,
+    progress: Progress | None = None,
+    trace_device: str | None = None,
+) -> EvaluationResult:
+    """Run the fleet, score the orders against ground truth."""
+    started = time.perf_counter()
+    run = FleetRun(config)
+    detector = HousecallDetector()
+    book = OrderBook()
+    processor = Processor(detector, book)
+    trace = Trace(trace_device) if trace_device else None
+    if trace is not None:
+        detector.trace = lambda device_id, ts, z, names: _record(trace, device_id, ts, z, names)
+    feed = mqtt_feed(run, mqtt_url) if mqtt_url else in_process_feed(run)
+    start = config.start.timestamp()
+    span = config.days * 86400.0
+    next_report = 0.0
+    for epoch, topic, payload in feed:
+        processor.handle(topic, payload)
+        if progress is not None and epoch >= next_report:
+            progress(min(1.0, (epoch - start) / span))
+            next_report = epoch + 3600.0
+    truths = [Truth(t.device_id, t.fault, t.onset_at, t.notice_at, t.sudden) for t in run.truth()]
+    device_ids = [d.device_id for d in run.devices]
+    report = score(truths, book.orders, device_ids, config.days)
+    return EvaluationResult(
+        report=report,
+        truths=truths,
+        book=book,
+        messages=processor.messages,
+        rejected=processor.rejected,
+        duplicates=processor.duplicates,
+        late=detector.late_samples,
+        seconds=time.perf_counter() - started,
+        detector_seconds=processor.detector_seconds,
+        trace=trace,
+    )
+
+
+def _record(trace: Trace, device_id: str, ts: float, z: list[float], names: list[str]) -> None:
+    if device_id != trace.device_id:
+        return
+    trace.times.append(datetime.fromtimestamp(ts).astimezone())
+    trace.residuals.append(list(z))
+    trace.names = names

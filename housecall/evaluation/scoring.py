@@ -1,0 +1,171 @@
+"""Score work orders against the simulator's ground truth.
+
+Definitions (all times are device time):
+
+- A fault *counts* for "before notice" when the customer noticed it within the run
+  (``notice_at`` set). It is *caught* when an order naming the same device and fault
+  opened at or after the onset and before the notice. Lead time = notice - opened.
+- A *sudden* fault's time to detect = first correct order - the first moment the
+  appliance operated at or after the onset (a fan that dies at night shows when the AC
+  next runs; a heater when the washer next heats); the time from the onset itself is
+  kept too (``detect_from_onset_minutes``).
+- Diagnosis top-1: for every faulty device whose first order after the onset came at
+  all, whether that order named the true fault.
+- An order is *correct* when its device has that fault and it opened at or after the
+  onset; precision = correct orders / all orders. Orders on devices without any fault
+  are false orders, reported per 1,000 healthy device-days.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from edge.contract import Fault
+from housecall.evaluation.orders import OpenedOrder
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """The parts of the simulator's ground truth that scoring needs."""
+
+    device_id: str
+    fault: Fault
+    onset_at: datetime
+    notice_at: datetime | None
+    sudden: bool
+    #: Sudden faults: when the appliance first operated at or after the onset.
+    operating_at: datetime | None = None
+
+
+@dataclass
+class FaultRow:
+    fault: str
+    injected: int = 0
+    noticed: int = 0
+    caught: int = 0
+    leads_days: list[float] = field(default_factory=list)
+    detect_minutes: list[float] = field(default_factory=list)
+    detect_from_onset_minutes: list[float] = field(default_factory=list)
+    diagnosed: int = 0
+    top1: int = 0
+    missed: int = 0
+
+    @property
+    def share_caught(self) -> float | None:
+        return self.caught / self.noticed if self.noticed else None
+
+    @property
+    def median_lead(self) -> float | None:
+        return statistics.median(self.leads_days) if self.leads_days else None
+
+    @property
+    def p10_lead(self) -> float | None:
+        if not self.leads_days:
+            return None
+        ordered = sorted(self.leads_days)
+        return ordered[int(0.1 * (len(ordered) - 1))]
+
+
+@dataclass
+class Report:
+    rows: dict[str, FaultRow]
+    gradual: FaultRow
+    sudden: FaultRow
+    overall: FaultRow
+    orders: int
+    correct_orders: int
+    false_orders_healthy: int
+    healthy_device_days: float
+    sudden_within_30min: int
+    sudden_detected: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct_orders / self.orders if self.orders else None
+
+    @property
+    def false_per_1000_device_days(self) -> float:
+        if self.healthy_device_days <= 0:
+            return 0.0
+        return 1000.0 * self.false_orders_healthy / self.healthy_device_days
+
+
+def score(
+    truths: list[Truth],
+    orders: list[OpenedOrder],
+    device_ids: list[str],
+    days: float,
+) -> Report:
+    """Compare orders with truth (see the module docstring for the definitions)."""
+    by_device: dict[str, list[Truth]] = defaultdict(list)
+    for truth in truths:
+        by_device[truth.device_id].append(truth)
+    orders_by_device: dict[str, list[OpenedOrder]] = defaultdict(list)
+    for order in sorted(orders, key=lambda o: o.opened_at):
+        orders_by_device[order.device_id].append(order)
+    rows: dict[str, FaultRow] = {}
+    gradual = FaultRow("all gradual")
+    sudden = FaultRow("all sudden")
+    overall = FaultRow("overall")
+    within_30 = 0
+    sudden_detected = 0
+    for truth in truths:
+        row = rows.setdefault(truth.fault.value, FaultRow(truth.fault.value))
+        group = sudden if truth.sudden else gradual
+        device_orders = [
+            o for o in orders_by_device[truth.device_id] if o.opened_at >= truth.onset_at
+        ]
+        correct = [o for o in device_orders if o.fault is truth.fault]
+        for target in (row, group, overall):
+            target.injected += 1
+        if device_orders:
+            hit = device_orders[0].fault is truth.fault
+            for target in (row, group, overall):
+                target.diagnosed += 1
+                target.top1 += int(hit)
+        if truth.sudden and correct:
+            start = truth.operating_at or truth.onset_at
+            minutes = max(0.0, (correct[0].opened_at - start).total_seconds() / 60.0)
+            from_onset = (correct[0].opened_at - truth.onset_at).total_seconds() / 60.0
+            sudden_detected += 1
+            within_30 += int(minutes <= 30.0)
+            for target in (row, group, overall):
+                target.detect_minutes.append(minutes)
+                target.detect_from_onset_minutes.append(from_onset)
+        if truth.notice_at is None:
+            continue
+        for target in (row, group, overall):
+            target.noticed += 1
+        early = [o for o in correct if o.opened_at < truth.notice_at]
+        if early:
+            lead = (truth.notice_at - early[0].opened_at).total_seconds() / 86400.0
+            for target in (row, group, overall):
+                target.caught += 1
+                target.leads_days.append(lead)
+        else:
+            for target in (row, group, overall):
+                target.missed += 1
+    correct_orders = 0
+    false_healthy = 0
+    for order in orders:
+        truths_here = by_device.get(order.device_id, [])
+        if any(t.fault is order.fault and order.opened_at >= t.onset_at for t in truths_here):
+            correct_orders += 1
+        elif not truths_here:
+            false_healthy += 1
+    healthy = sum(1 for d in device_ids if d not in by_device)
+    return Report(
+        rows=dict(sorted(rows.items())),
+        gradual=gradual,
+        sudden=sudden,
+        overall=overall,
+        orders=len(orders),
+        correct_orders=correct_orders,
+        false_orders_healthy=false_healthy,
+        healthy_device_days=healthy * days,
+        sudden_within_30min=within_30,
+        sudden_detected=sudden_detected,
+    )

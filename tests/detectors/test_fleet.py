@@ -1,0 +1,160 @@
+"""The detector on small simulated fleets: every fault found and named, healthy units left alone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from detectors.fleet import HousecallDetector
+from edge.contract import Fault, Kind
+from simulators.fleet import FleetConfig, make_devices
+from tests.detectors.fleet_helpers import (
+    feed,
+    messages,
+    run_fleet,
+    scenario_with,
+    small_fleet_config,
+)
+
+DEVICES = 40
+DAYS = 12
+AC_FAULTS = [
+    Fault.REFRIGERANT_LEAK,
+    Fault.CONDENSER_FOULING,
+    Fault.OUTDOOR_FAN_FAILURE,
+    Fault.DIRTY_FILTER,
+    Fault.COMPRESSOR_WEAR,
+    Fault.SENSOR_FAULT,
+]
+WASHER_FAULTS = [
+    Fault.BEARING_WEAR,
+    Fault.DRAIN_PUMP_CLOG,
+    Fault.INLET_VALVE_RESTRICTION,
+    Fault.HEATER_FAILURE,
+    Fault.MOTOR_BELT_SLIP,
+    Fault.SUSPENSION_WEAR,
+    Fault.SENSOR_FAULT,
+]
+
+
+def fleet(seed: int, *, faults: bool) -> FleetConfig:
+    base = FleetConfig(
+        devices=DEVICES, days=DAYS, seed=seed, ac_interval_s=300, washer_interval_s=30
+    )
+    devices = make_devices(base)
+    acs = [d.index for d in devices if d.kind is Kind.AC]
+    washers = [d.index for d in devices if d.kind is Kind.WASHER]
+    plan: list[tuple[int, Fault, dict[str, object]]] = []
+    if faults:
+        gradual: dict[str, object] = {"onset_day": 4.0, "ramp_days": 6.0, "severity": 1.0, "sudden": False}
+        plan += [(acs[i], f, gradual) for i, f in enumerate(AC_FAULTS)]
+        plan += [(washers[i], f, gradual) for i, f in enumerate(WASHER_FAULTS)]
+        sudden: dict[str, object] = {"onset_day": 8.0, "severity": 1.0, "sudden": True}
+        plan.append((acs[len(AC_FAULTS)], Fault.OUTDOOR_FAN_FAILURE, sudden))
+        plan.append((washers[len(WASHER_FAULTS)], Fault.HEATER_FAILURE, sudden))
+    return FleetConfig(
+        devices=DEVICES,
+        days=DAYS,
+        seed=seed,
+        ac_interval_s=300,
+        washer_interval_s=30,
+        scenario=scenario_with(plan),
+    )
+
+
+@pytest.mark.slow
+def test_every_fault_is_detected_and_named_on_a_small_fleet() -> None:
+    outcome = run_fleet(fleet(11, faults=True), HousecallDetector(small_fleet_config()))
+    truth = {t.device_id: t for t in outcome.run.truth()}
+    assert len(truth) == len(AC_FAULTS) + len(WASHER_FAULTS) + 2
+    first: dict[str, Fault] = {}
+    for finding in sorted(outcome.findings, key=lambda f: f.observed_at):
+        first.setdefault(finding.device_id, finding.fault)
+    named = {device_id: first.get(device_id) for device_id in truth}
+    wrong = {
+        d: (truth[d].fault.value, f and f.value)
+        for d, f in named.items()
+        if f is not truth[d].fault
+    }
+    assert not wrong, f"missed or misnamed: {wrong}"
+    false = [f for f in outcome.findings if f.device_id not in truth]
+    assert not false, f"findings on healthy units: {false}"
+    for finding in outcome.findings:
+        t = truth[finding.device_id]
+        assert finding.observed_at >= t.onset_at
+        assert finding.evidence
+        assert 0.0 < finding.confidence <= 1.0
+        assert finding.predicted_failure_at is not None
+        if t.notice_at is not None and not t.sudden:
+            assert finding.observed_at < t.notice_at, (t.fault.value, "after the customer noticed")
+
+
+@pytest.mark.slow
+def test_a_healthy_fleet_with_every_confounder_opens_nothing() -> None:
+    """Heat waves, cold snaps, power cuts, open windows, glitches, unbalanced loads, new units."""
+    config = fleet(12, faults=False).healthy_twin()
+    confounders = config.confounders
+    assert confounders.heat_waves
+    assert confounders.cold_snaps
+    assert confounders.glitch_rate > 0
+    assert confounders.power_cuts_per_month > 0
+    assert confounders.unbalanced_share > 0
+    assert confounders.windows_per_week > 0
+    assert confounders.new_unit_share > 0
+    outcome = run_fleet(config, HousecallDetector(small_fleet_config()))
+    assert outcome.run.truth() == []
+    assert outcome.findings == []
+
+
+@pytest.mark.slow
+def test_state_round_trips_and_continues_identically() -> None:
+    """Checkpoint every device mid-run into a fresh detector: both go on to the same signals."""
+    config = FleetConfig(devices=16, days=5, seed=13, ac_interval_s=300, washer_interval_s=30)
+    _, stream = messages(config)
+    original = HousecallDetector(small_fleet_config())
+    cut = config.start + timedelta(days=3)
+    rest = []
+    for message in stream:
+        if message.ts < cut:
+            feed(original, message)
+        else:
+            rest.append(message)
+    copy = HousecallDetector(small_fleet_config())
+    copy.restore_shared(original.snapshot_shared())
+    for device_id in original.devices:
+        state = original.snapshot(device_id)
+        assert state is not None
+        copy.restore(device_id, state)
+        assert copy.snapshot(device_id) == state
+    a = [signal for message in rest for signal in feed(original, message)]
+    b = [signal for message in rest for signal in feed(copy, message)]
+    assert a == b
+    assert {d: original.snapshot(d) for d in original.devices} == {
+        d: copy.snapshot(d) for d in copy.devices
+    }
+    assert sum(len(original.snapshot(d) or b"") for d in original.devices) > 0
+
+
+def test_restore_refuses_another_devices_state() -> None:
+    detector = HousecallDetector()
+    from edge.contract import Birth
+
+    detector.on_birth(
+        Birth.model_validate(
+            {
+                "schema": "housecall.birth/1",
+                "device_id": "ac-1",
+                "kind": "ac",
+                "brand": "A",
+                "model": "M",
+                "ts": "2026-06-01T00:00:00Z",
+            },
+            strict=False,
+        )
+    )
+    state = detector.snapshot("ac-1")
+    assert state is not None
+    assert detector.snapshot("ac-2") is None
+    with pytest.raises(ValueError, match="belongs to ac-1"):
+        detector.restore("ac-2", state)
