@@ -242,8 +242,10 @@ class QualityService:
             return  # not a status change (severity raised, SLA breached...)
         if action == "open":
             return  # a technician declined: the customer hears when someone else is assigned
+        if self.workorders.publish_notice is None:
+            return  # no way to reach customers configured: queue nothing that never leaves
         name = badge = None
-        if row.technician_id:
+        if row.technician_id and row.status in ("scheduled", "on_site"):  # who is coming
             tech = session.get(TechnicianRow, row.technician_id)
             held = session.get(BadgeRow, row.technician_id)
             name = tech.name if tech else None
