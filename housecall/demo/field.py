@@ -119,6 +119,17 @@ class DemoFieldService:
         move(visit.order_id, S.SCHEDULED, actor=tech, scheduled_for=visit.due)
         move(visit.order_id, S.ON_SITE, actor=tech)
         plan = self.plans.get(visit.device_id)
+        if plan is not None and plan.severity <= 0.0 and order["reopened"]:
+            # Repaired on an earlier visit, yet the evidence has not recovered: the
+            # technician re-checks, confirms the repair and resolves it again.
+            move(
+                visit.order_id,
+                S.RESOLVED,
+                actor=tech,
+                root_cause=str(plan.fault),
+                notes="re-checked: the earlier repair holds",
+            )
+            return
         if plan is None or plan.severity <= 0.0:
             self.false_alarms += 1
             move(visit.order_id, S.FALSE_ALARM, actor=tech, notes="unit found healthy")

@@ -46,7 +46,7 @@ def live_view(progress: Progress, notice_at: dict[str, datetime | None]) -> Grou
     for column in ("opened (device time)", "device", "fault", "confidence", "severity"):
         table.add_column(column)
     table.add_column("status")
-    table.add_column("lead time vs customer notice", justify="right")
+    table.add_column("lead time (first notice or order) vs customer", justify="right")
     for order in orders[-18:]:
         table.add_row(
             order["opened_at"].replace("T", " ")[:16],
@@ -55,7 +55,7 @@ def live_view(progress: Progress, notice_at: dict[str, datetime | None]) -> Grou
             f"{order['confidence']:.2f}",
             order["severity"],
             Text(order["status"], style=STATUS_STYLE.get(order["status"], "")),
-            _lead(notice_at.get(order["device_id"]), order["opened_at"]),
+            _lead(notice_at.get(order["device_id"]), order["first_seen_at"]),
         )
     return Group(head, ProgressBar(total=1.0, completed=progress.fraction, width=60), table)
 
