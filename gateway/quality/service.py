@@ -16,12 +16,15 @@ People's inputs beyond the lifecycle come here: the technician's final bill
 (:meth:`bill`, priced and checked against the brand's list, flagged when over range) and
 the customer's rating (:meth:`rate`). Files (price list, warranty policy, scorecard
 policy, provider roster) load with the file, line and reason on error, and a failed
-reload leaves the previous file in force.
+reload leaves the previous file in force. Their paths: the constructor's arguments, else
+``HOUSECALL_PRICE_LIST`` / ``HOUSECALL_WARRANTY_POLICY`` / ``HOUSECALL_SCORECARD_POLICY``,
+else the samples shipped in this package.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,6 +71,19 @@ RATEABLE = frozenset({"resolved", "verified", "closed"})
 WITH_EVIDENCE = frozenset({"opened", "reopened", "severity_raised", "resolved"})
 
 
+#: Where a deployment keeps its own files (unset: the samples shipped with this package).
+ENV_PRICES = "HOUSECALL_PRICE_LIST"
+ENV_WARRANTY = "HOUSECALL_WARRANTY_POLICY"
+ENV_SCORECARD = "HOUSECALL_SCORECARD_POLICY"
+
+
+def _file(given: Path | None, env: str, sample: str) -> Path:
+    if given is not None:
+        return given
+    configured = os.environ.get(env)
+    return Path(configured) if configured else default_file(sample)
+
+
 class InvalidInput(ValueError):
     """Bad input the caller can fix (unknown part, rating out of range): HTTP 422."""
 
@@ -89,13 +105,13 @@ class QualityService:
         self.sessions = workorders.sessions
         create_schema(self.sessions.kw["bind"])
         self.prices: Reloadable[PriceList] = Reloadable(
-            prices or default_file("prices.toml"), load_price_list
+            _file(prices, ENV_PRICES, "prices.toml"), load_price_list
         )
         self.warranty: Reloadable[WarrantyPolicy] = Reloadable(
-            warranty or default_file("warranty.toml"), load_warranty_policy
+            _file(warranty, ENV_WARRANTY, "warranty.toml"), load_warranty_policy
         )
         self.policy: Reloadable[ScorecardPolicy] = Reloadable(
-            scorecard or default_file("scorecard.toml"), load_scorecard_policy
+            _file(scorecard, ENV_SCORECARD, "scorecard.toml"), load_scorecard_policy
         )
         self.dispatch = DispatchPreference(
             self.sessions, lambda: self.policy.value, workorders.clock

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -163,3 +165,85 @@ def test_progress_notices_are_queued_with_the_change_and_name_the_technician(
 
         statuses = set(session.scalars(select(NoticeOutboxRow.status)))
     assert statuses == {"sent"}
+
+
+def test_a_flagged_bill_reaches_the_brand_as_a_webhook_event(engine: Engine) -> None:
+    from gateway.workorders.tables import WebhookOutboxRow, WebhookSubscriptionRow
+
+    add_device(engine, "ac-1")
+    add_provider(engine, "sp_a", [("t1", "Li Wei")])
+    rig = make_rig(engine)
+    with rig.quality.sessions.begin() as session:
+        for brand in ("Aurora", "Other"):
+            session.add(
+                WebhookSubscriptionRow(
+                    id=f"wh_{brand}",
+                    brand=brand,
+                    url="http://127.0.0.1:9/hook",
+                    secret="s" * 20,
+                    events=["bill.flagged"],
+                    active=True,
+                    created_wall_at=rig.clock.now,
+                )
+            )
+    order_id = rig.service.on_finding(finding("ac-1")).order_id or ""
+    visit(rig, order_id, "t1", root_cause="condenser_fouling")
+    rig.quality.bill(order_id, labour=120, parts=[])  # fair: no event
+    rig.quality.bill(order_id, labour=2000, parts=[])
+    with rig.quality.sessions() as session:
+        events = session.scalars(
+            select(WebhookOutboxRow).where(WebhookOutboxRow.event_type == "bill.flagged")
+        ).all()
+    assert [e.subscription_id for e in events] == ["wh_Aurora"]
+    assert "above the expected" in events[0].body
+
+
+def test_files_come_from_the_environment_when_not_given(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[brands.Aurora]\ncurrency = "EUR"\n[brands.Aurora.faults.condenser_fouling]\n'
+        "labour = [10.0, 20.0]\n"
+    )
+    monkeypatch.setenv("HOUSECALL_PRICE_LIST", str(prices))
+    add_device(engine, "ac-1")
+    rig = make_rig(engine)
+    assert rig.quality.prices.path == prices
+    order_id = rig.service.on_finding(finding("ac-1")).order_id or ""
+    assert rig.quality.order_quality(order_id)["expected_cost"]["high"] == 20.0
+
+
+def test_two_workers_changing_orders_of_one_device_at_once_keep_one_chain(
+    engine: Engine,
+) -> None:
+    add_device(engine, "ac-1")
+    add_provider(engine, "sp_a", [("t1", "Li Wei"), ("t2", "Zhang Min")])
+    rigs = [make_rig(engine), make_rig(engine)]  # two gateway workers, own services
+    orders = [
+        rigs[0].service.on_finding(finding("ac-1", Fault.CONDENSER_FOULING)).order_id or "",
+        rigs[1].service.on_finding(finding("ac-1", Fault.SENSOR_FAULT)).order_id or "",
+    ]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def work(i: int) -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                rigs[i].service.transition(
+                    orders[i], "assigned", actor="dispatch", technician_id=f"t{i + 1}"
+                )
+                rigs[i].service.transition(orders[i], "open", actor=f"t{i + 1}")
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    report = rigs[0].quality.verify("ac-1")
+    assert report.ok, report
+    assert report.records == 2 * 2 + 2 * 6  # opened + terms, then 6 changes per order
