@@ -133,8 +133,9 @@ class Readings(ContractModel):
         if not isinstance(data, dict):
             return data
         kept: dict[str, Any] = {}
+        known = cls.model_fields  # once per message: this property is slow in pydantic 2.1x
         for name, value in data.items():
-            if name in cls.model_fields:
+            if name in known:
                 kept[name] = value
             elif isinstance(name, str) and name.startswith(EXTRA_FEATURE_PREFIX):
                 if value is None:
