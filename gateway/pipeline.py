@@ -50,7 +50,7 @@ from gateway.dedup import EVENT_STREAM, TELEMETRY_STREAM, SeqTracker, Verdict
 from gateway.metrics import GatewayMetrics
 from gateway.registry import DeviceInfo, DeviceRegistry
 from gateway.storage import BatchStorage, BatchWrite, StorageUnavailable
-from gateway.timeseries.lineproto import event_line, telemetry_line
+from gateway.timeseries.lineproto import event_line, reading_numbers, telemetry_line
 from gateway.timeseries.recent import RecentSamples
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ class Pipeline:
         self, device: DeviceInfo, message: Telemetry | EventBase, write: BatchWrite
     ) -> None:
         if isinstance(message, Telemetry):
-            numeric = message.readings.numeric()
+            numeric = reading_numbers(message.readings)
             if self.storage.embedded:
                 write.samples.append(
                     {
@@ -390,15 +390,7 @@ class Pipeline:
         for item in accepted:
             message = item.message
             if keep_recent and isinstance(message, Telemetry):
-                self.recent.add(
-                    message.device_id,
-                    {
-                        "seq": message.seq,
-                        "ts": message.ts,
-                        "event_type": None,
-                        "values": message.readings.model_dump(mode="json", exclude_none=True),
-                    },
-                )
+                self.recent.add(message)
             for signal in item.signals:
                 result.signals.append(signal)
                 m.signals.labels(type=type(signal).__name__.lower()).inc()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -100,7 +100,10 @@ class DeviceRegistry:
     def _touch(self, device_id: str) -> _Entry:
         entry = self._entries.get(device_id)
         if device_id not in self._undo:
-            self._undo[device_id] = copy.deepcopy(entry)
+            # DeviceInfo is frozen (shared); only the counters need a copy.
+            self._undo[device_id] = (
+                None if entry is None else _Entry(entry.info, copy.copy(entry.counters))
+            )
         if entry is None:
             entry = _Entry(DeviceInfo(device_id))
             self._entries[device_id] = entry
@@ -186,8 +189,13 @@ class DeviceRegistry:
         rows = []
         for device_id in sorted(self._dirty):
             entry = self._entries[device_id]
-            row = asdict(entry.info)
-            row.update(asdict(entry.counters))
+            info, counters = entry.info, entry.counters
+            row = {name: getattr(info, name) for name in _INFO_FIELDS}
+            row["last_seen_at"] = counters.last_seen_at
+            row["telemetry_messages"] = counters.telemetry_messages
+            row["event_messages"] = counters.event_messages
+            row["seq_gaps"] = counters.seq_gaps
+            row["duplicates"] = counters.duplicates
             row["updated_wall_at"] = now
             rows.append(row)
         return rows

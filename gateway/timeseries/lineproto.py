@@ -16,12 +16,35 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 
+from pydantic import BaseModel
+
 TELEMETRY_MEASUREMENT = "telemetry"
 EVENT_MEASUREMENT = "event"
 UNKNOWN_TAG = "unknown"
 
 _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n", "\\": "\\\\"})
 _KEY_ESCAPES = _TAG_ESCAPES
+
+
+def reading_numbers(readings: BaseModel) -> dict[str, float]:
+    """Every numeric reading present (booleans as 0/1, ``x_`` features included).
+
+    The same as ``Readings.numeric()`` at a third of the cost: it reads the
+    validated model's ``__dict__`` instead of iterating the pydantic model.
+    """
+    out: dict[str, float] = {}
+    for name, value in readings.__dict__.items():
+        kind = type(value)
+        if kind is float:
+            out[name] = value
+        elif kind is bool:
+            out[name] = 1.0 if value else 0.0
+        elif kind is int:
+            out[name] = float(value)
+    extra = readings.__pydantic_extra__
+    if extra:
+        out.update(extra)
+    return out
 
 
 def escape_tag(value: str) -> str:
@@ -33,19 +56,44 @@ def to_millis(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
+#: Escaped field keys: reading names are a small fixed set, so escape each once.
+_KEY_CACHE: dict[str, str] = {}
+#: Tag sets per (device, kind, model); bounded by the fleet, cleared if it grows past this.
+_TAG_CACHE: dict[tuple[str, str | None, str | None], str] = {}
+_TAG_CACHE_MAX = 1_000_000
+
+
+def _key(name: str) -> str:
+    escaped = _KEY_CACHE.get(name)
+    if escaped is None:
+        if len(_KEY_CACHE) > 10_000:
+            _KEY_CACHE.clear()
+        escaped = _KEY_CACHE[name] = name.translate(_KEY_ESCAPES)
+    return escaped
+
+
 def _fields(seq: int, values: Mapping[str, float]) -> str:
+    isfinite = math.isfinite
     parts = [f"seq={float(seq)!r}"]
-    for name, value in values.items():
-        if math.isfinite(value):
-            parts.append(f"{name.translate(_KEY_ESCAPES)}={value!r}")
+    parts.extend(
+        f"{_KEY_CACHE.get(name) or _key(name)}={value!r}"
+        for name, value in values.items()
+        if isfinite(value)
+    )
     return ",".join(parts)
 
 
 def _tags(device_id: str, kind: str | None, model: str | None) -> str:
-    return (
-        f"device={escape_tag(device_id)},kind={escape_tag(kind or '')},"
-        f"model={escape_tag(model or '')}"
-    )
+    cache_key = (device_id, kind, model)
+    tags = _TAG_CACHE.get(cache_key)
+    if tags is None:
+        if len(_TAG_CACHE) >= _TAG_CACHE_MAX:
+            _TAG_CACHE.clear()
+        tags = _TAG_CACHE[cache_key] = (
+            f"device={escape_tag(device_id)},kind={escape_tag(kind or '')},"
+            f"model={escape_tag(model or '')}"
+        )
+    return tags
 
 
 def telemetry_line(

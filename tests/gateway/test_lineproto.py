@@ -5,7 +5,13 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from gateway.timeseries.lineproto import escape_tag, event_line, marker_line, telemetry_line
+from gateway.timeseries.lineproto import (
+    escape_tag,
+    event_line,
+    marker_line,
+    reading_numbers,
+    telemetry_line,
+)
 
 TS = datetime(2026, 7, 14, 13, 5, tzinfo=UTC)
 
@@ -34,3 +40,15 @@ def test_marker_line_names_the_gateway_and_batch() -> None:
     assert marker_line("housecall_spool", "gw-1", 42, 1000) == (
         "housecall_spool,gateway=gw-1 batch=42.0 1000"
     )
+
+
+def test_reading_numbers_matches_the_contract_models_numeric() -> None:
+    from edge.contract import Telemetry
+    from tests.gateway.helpers import telemetry
+
+    for message in (
+        telemetry("ac-1", 1, x_vibration_kurtosis=3.5, outdoor_temp_c=None),
+        telemetry("wm-1", 2, phase="spin", heater_on=True, door_locked=False, drum_rpm=1200),
+    ):
+        readings = Telemetry.model_validate_json(message[1]).readings
+        assert reading_numbers(readings) == readings.numeric()

@@ -1,0 +1,395 @@
+"""Gateway throughput and latency against real Mosquitto and victoria-metrics, in one run.
+
+What it prints (all measured in this run, on this machine):
+
+1. **bare paho subscriber**: msg/s to drain a QoS 1 backlog of N messages from a
+   persistent session, receiving and decoding (``orjson.loads``) only;
+2. **gateway**: msg/s to drain the same backlog with everything on (parse and
+   validate, de-duplicate, registry, detectors, SQL batch, spool, line protocol
+   into victoria-metrics, MQTT acks after the write), counted until the last point
+   is acknowledged by victoria-metrics;
+3. their ratio (target >= 0.5);
+4. publish-to-stored latency p50/p99 (target p99 < 1 s) with a publisher in another
+   process sending at ``--rate`` msg/s (default 5,000) to the running gateway;
+   "stored" is the moment victoria-metrics acknowledged the write holding the point.
+
+Messages are the simulators' contract bytes (``simulators.fleet``) for ``--devices``
+appliances. Detectors: ``--detector module:attribute`` (default the project's
+``detectors.fleet:HousecallDetector``; ``none`` for the null detector).
+
+    .venv/bin/python benchmarks/gateway_throughput.py [--messages 60000] [--rate 5000]
+
+Machines are shared while other work runs: expect noise of tens of percent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import multiprocessing
+import pickle
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from detectors.api import FleetDetector
+from edge.contract import APPLIANCE_SUBSCRIPTION
+from edge.mqtt_url import MqttUrl
+from gateway.pipeline import BatchResult
+from gateway.runtime import Gateway
+from gateway.settings import load_settings
+from gateway.timeseries.spool import SpoolEntry
+from tests.servers import Mosquitto, VictoriaMetrics, scratch_dir
+
+Message = tuple[str, bytes]
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+def fleet_messages(devices: int, count: int, seed: int) -> list[Message]:
+    """The first ``count`` telemetry/event messages of a simulated fleet, births first."""
+    from simulators.fleet import FleetConfig, FleetRun
+
+    births: list[Message] = []
+    stream: list[Message] = []
+    run = FleetRun(FleetConfig(devices=devices, days=365, seed=seed))
+    for message in run.messages():
+        if message.topic.endswith("/birth"):
+            births.append((message.topic, message.payload))
+        elif message.topic.endswith(("/telemetry", "/events")):
+            stream.append((message.topic, message.payload))
+            if len(stream) >= count:
+                break
+    return births + stream
+
+
+def stored_key(message: Message) -> tuple[str, str, int] | None:
+    topic, payload = message
+    if topic.endswith("/telemetry"):
+        stream = "t"
+    elif topic.endswith("/events"):
+        stream = "e"
+    else:
+        return None
+    body = orjson.loads(payload)
+    return body["device_id"], stream, int(body["seq"])
+
+
+# -- publishing -------------------------------------------------------------------------
+
+
+class WindowedPublisher:
+    """QoS 1 publisher with a bounded in-flight window (no lock held across paho calls)."""
+
+    def __init__(self, url: MqttUrl, client_id: str, window: int = 2000) -> None:
+        self._window = threading.Semaphore(window)
+        self.acked = 0
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        self.client.max_inflight_messages_set(window)
+        self.client.max_queued_messages_set(0)
+        self.client.on_publish = self._on_publish
+        self.client.connect(url.host, url.port)
+        self.client.loop_start()
+
+    def _on_publish(self, *_: Any) -> None:
+        self.acked += 1
+        self._window.release()
+
+    def publish(self, message: Message) -> None:
+        self._window.acquire()
+        self.client.publish(message[0], message[1], qos=1)
+
+    def close(self, sent: int, timeout_s: float = 300) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.acked < sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def preload(url: MqttUrl, messages: Sequence[Message]) -> float:
+    """Publish everything as fast as the broker takes it; returns msg/s achieved."""
+    publisher = WindowedPublisher(url, "bench-preload")
+    started = time.perf_counter()
+    for message in messages:
+        publisher.publish(message)
+    publisher.close(len(messages))
+    return len(messages) / (time.perf_counter() - started)
+
+
+def paced_publisher(url: str, messages_file: str, rate: float, times_file: str, ready: Any) -> None:
+    """Subprocess: publish at ``rate`` msg/s, record each publish's wall time."""
+    with open(messages_file, "rb") as handle:
+        messages: list[Message] = pickle.load(handle)
+    publisher = WindowedPublisher(MqttUrl.parse(url), "bench-paced")
+    times = np.zeros(len(messages))
+    ready.set()
+    started = time.perf_counter()
+    for index, message in enumerate(messages):
+        ahead = index / rate - (time.perf_counter() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+        times[index] = time.time()
+        publisher.publish(message)
+    publisher.close(len(messages))
+    np.save(times_file, times)
+
+
+# -- consumers --------------------------------------------------------------------------
+
+
+def session_properties() -> Properties:
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    return props
+
+
+def bare_subscriber_rate(url: MqttUrl, messages: Sequence[Message]) -> float:
+    """Queue the backlog for a persistent session, then time receive + decode of all of it."""
+    client_id = "bench-bare"
+    done = threading.Event()
+    received = [0]
+    first = [0.0]
+    total = len(messages)
+
+    def on_message(_c: Any, _u: Any, message: Any) -> None:
+        if not received[0]:
+            first[0] = time.perf_counter()
+        orjson.loads(message.payload)
+        received[0] += 1
+        if received[0] >= total:
+            done.set()
+
+    subscribed = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect(url.host, url.port, clean_start=True, properties=session_properties())
+    client.loop_start()
+    client.subscribe(APPLIANCE_SUBSCRIPTION, qos=1)
+    subscribed.wait(10)
+    client.disconnect()
+    client.loop_stop()
+
+    preload(url, messages)
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.on_message = on_message
+    client.connect(url.host, url.port, clean_start=False, properties=session_properties())
+    client.loop_start()
+    done.wait(600)
+    elapsed = time.perf_counter() - first[0]
+    client.disconnect()
+    client.loop_stop()
+    if received[0] < total:
+        raise RuntimeError(f"bare subscriber got {received[0]} of {total}")
+    return total / elapsed
+
+
+class StoreClock:
+    """Knows when each message was stored: batches -> keys, deliveries -> wall times.
+
+    A batch can be delivered before its observer runs (the delivery thread is
+    fast), so both sides are recorded and joined when asked.
+    """
+
+    def __init__(self) -> None:
+        self.keys_by_batch: dict[int, list[tuple[str, str, int]]] = {}
+        self.delivered_at: dict[int, float] = {}
+        self.first_batch_wall = 0.0
+        self.lock = threading.Lock()
+
+    def on_batch(self, result: BatchResult) -> None:
+        with self.lock:
+            if not self.first_batch_wall:
+                self.first_batch_wall = time.time()
+            self.keys_by_batch[result.batch_id] = list(result.stored)
+
+    def on_delivered(self, entries: Sequence[SpoolEntry], wall: float) -> None:
+        with self.lock:
+            for entry in entries:
+                self.delivered_at[entry.batch_id] = wall
+
+    def stored_count(self) -> int:
+        with self.lock:
+            return sum(
+                len(keys)
+                for batch, keys in self.keys_by_batch.items()
+                if batch in self.delivered_at
+            )
+
+    def stored_at(self) -> dict[tuple[str, str, int], float]:
+        with self.lock:
+            return {
+                key: self.delivered_at[batch]
+                for batch, keys in self.keys_by_batch.items()
+                if batch in self.delivered_at
+                for key in keys
+            }
+
+    def last_delivery_wall(self) -> float:
+        with self.lock:
+            return max(self.delivered_at.values())
+
+
+def start_gateway(
+    workdir: Path, mqtt_url: str, influx_url: str, name: str, detector: FleetDetector | None
+) -> tuple[Gateway, StoreClock]:
+    clock = StoreClock()
+    settings = load_settings(
+        mqtt_url=mqtt_url,
+        influx_url=influx_url,
+        database_url=f"sqlite:///{workdir / f'{name}.db'}",
+        spool_dir=workdir / f"{name}-spool",
+        client_id=name,
+    )
+    gateway = Gateway(settings, detector=detector, serve_api=False, on_delivered=clock.on_delivered)
+    gateway.add_observer(clock.on_batch)
+    return gateway, clock
+
+
+def gateway_rate(
+    workdir: Path,
+    mosquitto: Mosquitto,
+    vm: VictoriaMetrics,
+    messages: Sequence[Message],
+    detector: FleetDetector | None,
+) -> float:
+    """Queue the backlog for the gateway's session, start it, time until all is stored."""
+    expected = sum(1 for m in messages if stored_key(m) is not None)
+    gateway, clock = start_gateway(workdir, mosquitto.url, vm.url, "bench-gw-drain", detector)
+    gateway.start()  # creates the persistent session and its subscription
+    gateway.stop()
+    preload(MqttUrl.parse(mosquitto.url), messages)
+    gateway, clock = start_gateway(workdir, mosquitto.url, vm.url, "bench-gw-drain", detector)
+    gateway.start()
+    deadline = time.monotonic() + 900
+    while clock.stored_count() < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gateway.stop()
+    if clock.stored_count() < expected:
+        raise RuntimeError(f"gateway stored {clock.stored_count()} of {expected}")
+    return len(messages) / (clock.last_delivery_wall() - clock.first_batch_wall)
+
+
+def latency_run(
+    workdir: Path,
+    mosquitto: Mosquitto,
+    vm: VictoriaMetrics,
+    messages: Sequence[Message],
+    *,
+    rate: float,
+    detector: FleetDetector | None,
+) -> tuple[np.ndarray, float]:
+    gateway, clock = start_gateway(workdir, mosquitto.url, vm.url, "bench-gw-live", detector)
+    gateway.start()
+    messages_file = workdir / "paced.pickle"
+    times_file = workdir / "paced-times.npy"
+    messages_file.write_bytes(pickle.dumps(list(messages)))
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    process = context.Process(
+        target=paced_publisher,
+        args=(mosquitto.url, str(messages_file), rate, str(times_file), ready),
+    )
+    process.start()
+    ready.wait(120)
+    process.join(900)
+    keys = [stored_key(m) for m in messages]
+    expected = sum(1 for k in keys if k is not None)
+    deadline = time.monotonic() + 120
+    while clock.stored_count() < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gateway.stop()
+    stored_at = clock.stored_at()
+    published = np.load(times_file)
+    achieved = len(messages) / (published[-1] - published[0])
+    latencies = [
+        stored_at[key] - published[index]
+        for index, key in enumerate(keys)
+        if key is not None and key in stored_at
+    ]
+    missing = expected - len(latencies)
+    if missing:
+        print(f"  warning: {missing} messages not stored within 120 s of the end")
+    return np.array(latencies), achieved
+
+
+def load_detector(spec: str) -> FleetDetector | None:
+    if spec == "none":
+        return None
+    module, _, attribute = spec.partition(":")
+    factory = getattr(importlib.import_module(module), attribute)
+    detector: FleetDetector = factory()
+    return detector
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=60_000, help="backlog size")
+    parser.add_argument("--devices", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=5000.0, help="msg/s for the latency run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="latency run length")
+    parser.add_argument("--detector", default="detectors.fleet:HousecallDetector")
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+
+    live_count = int(args.rate * args.seconds)
+    print(f"simulating {args.devices} appliances ...", flush=True)
+    all_messages = fleet_messages(args.devices, args.messages + live_count, args.seed)
+    births = [m for m in all_messages if m[0].endswith("/birth")]
+    stream = [m for m in all_messages if not m[0].endswith("/birth")]
+    backlog = births + stream[: args.messages]
+    live = births + stream[args.messages : args.messages + live_count]
+
+    workdir = scratch_dir("bench-gateway")
+    mosquitto = Mosquitto(workdir / "mosquitto").start()
+    vm = VictoriaMetrics(workdir / "vm").start()
+    try:
+        url = MqttUrl.parse(mosquitto.url)
+        print(f"bare paho subscriber: draining {len(backlog)} QoS 1 messages ...", flush=True)
+        bare = bare_subscriber_rate(url, backlog)
+        print(f"gateway ({args.detector}): draining the same backlog ...", flush=True)
+        gateway = gateway_rate(workdir, mosquitto, vm, backlog, load_detector(args.detector))
+        print(f"latency: publishing {len(live)} messages at {args.rate:.0f} msg/s ...", flush=True)
+        latencies, achieved = latency_run(
+            workdir, mosquitto, vm, live, rate=args.rate, detector=load_detector(args.detector)
+        )
+    finally:
+        mosquitto.stop()
+        vm.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    ratio = gateway / bare
+    p50, p99 = (float(np.percentile(latencies, q)) for q in (50, 99))
+    print()
+    print("gateway throughput benchmark (real Mosquitto 2 + victoria-metrics, QoS 1)")
+    print(f"  bare paho subscriber (receive + decode): {bare:10.0f} msg/s")
+    print(f"  gateway, everything on:                   {gateway:10.0f} msg/s")
+    verdict = "OK" if ratio >= 0.5 else "BELOW TARGET"
+    print(f"  ratio gateway / bare:                     {ratio:10.2f}   (target >= 0.5: {verdict})")
+    print(
+        f"  publish -> stored at {achieved:.0f} msg/s achieved ({args.rate:.0f} asked): "
+        f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
+        f"(target p99 < 1000 ms: {'OK' if p99 < 1.0 else 'ABOVE TARGET'})"
+    )
+    print("  (shared machine: figures are noisy while other work runs)")
+
+
+if __name__ == "__main__":
+    main()
