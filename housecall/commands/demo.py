@@ -52,6 +52,8 @@ def demo(  # noqa: PLR0917 - typer options
 ) -> None:
     """Run a simulated fleet through the gateway, detectors and work orders."""
     console = Console()
+    if not console.is_terminal:  # piped or captured: wide enough for the tables
+        console = Console(width=150)
     if port and not _port_free(port):
         console.print(f"[yellow]port {port} is busy: serving the API on a free port instead")
         port = 0
@@ -76,6 +78,7 @@ def demo(  # noqa: PLR0917 - typer options
 
             run.publish_fleet(on_tick=tick)
             tick()
+        console.print()
         result = run.summarise(time.monotonic() - started)
         for table in summary_tables(result):
             console.print(table)

@@ -14,26 +14,29 @@ seen an error code had nobody come.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
+import queue
 import secrets
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from detectors.api import FleetDetector, NullDetector
 from edge.contract import Fault, Kind, WorkOrderStatus
-from edge.publisher import MqttPublisher
 from gateway.pipeline import BatchResult
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.workorders.loop import ServiceLoop, build_gateway
 from gateway.workorders.service import ServiceConfig, WorkOrderService
 from housecall.demo.field import DemoFieldService, Repairable, seed_technicians
+from housecall.demo.fleet_process import RemotePlan, notice_times_main, start_fleet
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +155,15 @@ class DemoRun:
         scenario = Scenario(faults=tuple(specs), explicit_only=True)
         config = replace(base, scenario=scenario)
         run = FleetRun(config)
-        plans: dict[str, Repairable] = {run.devices[p.device].device_id: p for p in run.plans}
+        self._repairs: Any = multiprocessing.get_context("spawn").Queue()
+        plans: dict[str, Repairable] = {
+            run.devices[p.device].device_id: RemotePlan(
+                run.devices[p.device].device_id, p.fault, p.severity, self._repairs
+            )
+            for p in run.plans
+        }
         self._config = config
         return run, plans, first
-
-    def customer_notice_times(self) -> dict[str, datetime | None]:
-        """When each customer would have noticed, had nobody repaired anything."""
-        from simulators.fleet import ground_truth
-
-        return {t.device_id: t.notice_at for t in ground_truth(self._config)}
 
     def start(self) -> None:
         o = self.options
@@ -173,7 +176,13 @@ class DemoRun:
         )
         detector = _load_detector(self.result.missing)
         self.run, plans, botched = self.fleet()
-        self.notice_at = self.customer_notice_times()
+        self.notice_at: dict[str, datetime | None] = {}
+        ctx = multiprocessing.get_context("spawn")
+        self._truth_queue = ctx.Queue()
+        self._truth_process: Any = ctx.Process(
+            target=notice_times_main, args=(self._config, self._truth_queue), daemon=True
+        )
+        self._truth_process.start()
 
         def field_service(service: WorkOrderService) -> DemoFieldService:
             seed_technicians(service.sessions, [d.region for d in self.run.devices])
@@ -224,36 +233,50 @@ class DemoRun:
                 self.progress.orders[data["id"]] = data
 
     def publish_fleet(self, on_tick: Callable[[], None] | None = None) -> None:
-        """Publish every simulated message through the broker, at most ``window`` ahead."""
+        """Run the fleet process (simulate + publish) and follow it until all is stored."""
         assert self.gateway is not None
         assert self.gateway.mqtt_url is not None
-        publisher = MqttPublisher(
-            self.gateway.mqtt_url,
-            "housecall-demo-fleet",
-            max_inflight=500,
-            protocol=self.protocol,
+        self.progress.start = self._config.start
+        process, ch = start_fleet(
+            self._config, self.gateway.mqtt_url, self.protocol, self.options.window, self._repairs
         )
-        publisher.connect()
-        start = self._config.start
-        self.progress.start = start
-        last_tick = time.monotonic()
+        self._channels = ch
         try:
-            for msg in self.run.messages():
-                while self.progress.published - self._stored > self.options.window:
-                    time.sleep(0.005)
-                    if self.gateway.last_error:
-                        raise RuntimeError(f"gateway stopped: {self.gateway.last_error}")
-                publisher.publish(msg.topic, msg.payload, retain=msg.retain)
-                self.progress.published += 1
-                if self.progress.published % 500 == 0:
-                    self.progress.device_now = msg.ts
-                    if on_tick is not None and time.monotonic() - last_tick > 0.25:
-                        last_tick = time.monotonic()
-                        on_tick()
-            publisher.wait_all_acked(30)
+            while not ch.done.is_set():
+                ch.stored.value = self._stored
+                self.progress.published = int(ch.published.value)
+                if ch.device_now.value:
+                    self.progress.device_now = datetime.fromtimestamp(ch.device_now.value, UTC)
+                self._poll_notice_times()
+                if self.gateway.last_error:
+                    raise RuntimeError(f"gateway stopped: {self.gateway.last_error}")
+                if on_tick is not None:
+                    on_tick()
+                ch.done.wait(0.25)
+            self.progress.published = int(ch.published.value)
+            with contextlib.suppress(queue.Empty):
+                raise RuntimeError(f"the simulated fleet failed: {ch.errors.get_nowait()}")
         finally:
-            publisher.close(5)
+            process.join(30)
+            if process.is_alive():
+                process.terminate()
         self._drain(on_tick)
+
+    def _poll_notice_times(self, wait_s: float = 0.0) -> None:
+        if self._truth_process is None:
+            return
+        try:
+            found = (
+                self._truth_queue.get(timeout=wait_s) if wait_s else self._truth_queue.get_nowait()
+            )
+        except queue.Empty:
+            return
+        if isinstance(found, str):
+            self.result.missing.append(f"customer-notice times unavailable ({found})")
+        else:
+            self.notice_at.update(found)
+        self._truth_process.join(5)
+        self._truth_process = None
 
     def _drain(self, on_tick: Callable[[], None] | None, timeout_s: float = 120.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -262,6 +285,7 @@ class DemoRun:
             if on_tick is not None:
                 on_tick()
         self.progress.device_now = self._config.start + timedelta(days=self.options.days)
+        self._poll_notice_times(wait_s=120.0)
 
     def summarise(self, wall_s: float) -> DemoResult:
         assert self.loop is not None
