@@ -342,6 +342,12 @@ def webhooks_router(ctx: ApiContext) -> APIRouter:
 
     @router.post("/webhooks", status_code=201, summary="Subscribe (the secret is shown once)")
     def subscribe(body: WebhookIn, scope: Caller) -> dict[str, Any]:
+        """Events: `work_order.opened`, `.updated`, `.status_changed`, `.reopened`,
+        `.sla_breached`. Each POST body is `{"id", "type", "created_at", "data": WorkOrder}`
+        with headers `Housecall-Event`, `Housecall-Delivery` (stable across retries) and
+        `Housecall-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`.
+        Answer 2xx; anything else (or no answer) is retried with exponential backoff and
+        logged under `GET /webhooks/{id}/deliveries`."""
         _require(scope, Role.ADMIN, Role.BRAND)
         brand = scope.brand if scope.role is Role.BRAND else body.brand
         secret = body.secret or secrets.token_urlsafe(32)
