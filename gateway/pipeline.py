@@ -209,10 +209,17 @@ class Pipeline:
         accepted: list[_Accepted] = []
         self.registry.begin()
         self.tracker.begin()
-        for raw in batch:
-            self._one(raw, result, write, accepted)
-        write.marks = self.tracker.dirty_rows()
-        write.devices = self.registry.dirty_rows()
+        try:
+            for raw in batch:
+                self._one(raw, result, write, accepted)
+            write.marks = self.tracker.dirty_rows()
+            write.devices = self.registry.dirty_rows()
+        except BaseException:
+            # A bug must not leave marks for messages that were never stored: they
+            # would be taken for duplicates when the broker sends them again.
+            self.registry.rollback()
+            self.tracker.rollback()
+            raise
         self._commit(write)
         committed_wall = time.time()
         self._after_commit(batch, result, accepted, committed_wall)

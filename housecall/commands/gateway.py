@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from detectors.api import FleetDetector
 from gateway.settings import load_settings
@@ -78,13 +79,19 @@ def gateway_command(  # noqa: PLR0917 - typer maps each flag to a parameter
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    # The service loop (work orders, dispatch, API keys, webhooks) rides on the gateway.
-    gateway, service_loop = build_gateway(settings, detector=load_detector(detector))
-    service_loop.start()
     try:
-        gateway.run_forever(stop)
-    finally:
-        service_loop.stop()
+        # The service loop (work orders, dispatch, API keys, webhooks) rides on the gateway.
+        gateway, service_loop = build_gateway(settings, detector=load_detector(detector))
+        service_loop.start()
+        try:
+            gateway.run_forever(stop)
+        finally:
+            service_loop.stop()
+    except OperationalError as err:  # the SQL store is unreachable or refuses us
+        from housecall.cli import UserError
+
+        reason = str(err.orig or err).strip().splitlines()[0]
+        raise UserError(f"cannot use the database {settings.database_url!r}: {reason}") from None
 
 
 def load_detector(spec: str | None) -> FleetDetector | None:

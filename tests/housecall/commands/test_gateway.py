@@ -73,3 +73,26 @@ def test_a_bad_flag_is_one_line_and_exit_2(tmp_path: Path, args: list[str], expe
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"housecall: error: {expected}")
+
+
+def test_an_unreachable_database_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    port = free_port()  # nobody listens there
+    result = subprocess.run(
+        [
+            str(HOUSECALL),
+            "gateway",
+            "--database-url",
+            f"postgresql://nobody@127.0.0.1:{port}/none",
+            "--mqtt-url",
+            f"mqtt://127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("housecall: error: cannot use the database ")
