@@ -170,6 +170,7 @@ class SpoolDelivery:
     def committed(self, batch_id: int) -> None:
         """Entries up to ``batch_id`` have their SQL transaction committed: deliverable."""
         self._committed_through = max(self._committed_through, batch_id)
+        self.spool.notify()
 
     @property
     def committed_through(self) -> int:
@@ -210,11 +211,12 @@ class SpoolDelivery:
         if self._in_doubt and not self._resolve_in_doubt():
             self._sleep_backoff()
             return
+        seen = self.spool.generation
         entries = self.spool.head(
             256, through=self._committed_through, max_bytes=self._max_request_bytes
         )
         if not entries:
-            self.spool.wait_for_entries(0.05)
+            self.spool.wait_for_change(seen, 0.5)
             return
         last = entries[-1].batch_id
         marker = marker_line(MARKER_MEASUREMENT, self._gateway_id, last, int(time.time() * 1000))

@@ -66,6 +66,8 @@ class Spool:
         self.size_bytes: int = int(size)
         self.points: int = int(points)
         self.entries: int = int(count)
+        #: Bumped on every change; see :meth:`wait_for_change`.
+        self.generation = 0
 
     def close(self) -> None:
         with self._lock:
@@ -90,6 +92,7 @@ class Spool:
             self.size_bytes += len(body)
             self.points += points
             self.entries += 1
+            self.generation += 1
             self._changed.notify_all()
 
     def wait_for_space(self, nbytes: int, timeout_s: float) -> bool:
@@ -141,6 +144,7 @@ class Spool:
             self.size_bytes -= int(size)
             self.points -= int(points)
             self.entries -= int(count)
+            self.generation += 1
             self._changed.notify_all()
             return int(count)
 
@@ -149,7 +153,18 @@ class Spool:
             row = self._db.execute("SELECT MIN(created_wall) FROM entries").fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
-    def wait_for_entries(self, timeout_s: float) -> None:
+    def notify(self) -> None:
+        """Wake whoever waits in :meth:`wait_for_change` (e.g. an entry became deliverable)."""
         with self._lock:
-            if not self.entries:
-                self._changed.wait(timeout_s)
+            self.generation += 1
+            self._changed.notify_all()
+
+    def wait_for_change(self, seen: int, timeout_s: float) -> None:
+        """Block until :attr:`generation` differs from ``seen`` (no lost wake-ups) or timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self.generation == seen:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(left)
