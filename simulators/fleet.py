@@ -341,17 +341,23 @@ def _iso(epoch_s: float) -> str:
     return text.replace("+00:00", "Z")
 
 
-_ISO_CACHE: dict[int, str] = {}
+_DAY_PREFIX: dict[int, str] = {}
 
 
 def _iso_int(epoch_s: int) -> str:
-    text = _ISO_CACHE.get(epoch_s)
-    if text is None:
-        if len(_ISO_CACHE) > 200_000:
-            _ISO_CACHE.clear()
-        text = datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        _ISO_CACHE[epoch_s] = text
-    return text
+    """RFC 3339 UTC text of whole epoch seconds, fast: a cached date, then arithmetic.
+
+    >>> _iso_int(1780272017)
+    '2026-06-01T00:00:17Z'
+    """
+    day, second = divmod(epoch_s, 86400)
+    prefix = _DAY_PREFIX.get(day)
+    if prefix is None:
+        prefix = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%dT")
+        _DAY_PREFIX[day] = prefix
+    hour, rest = divmod(second, 3600)
+    minute, sec = divmod(rest, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{sec:02d}Z"
 
 
 class FleetRun:
@@ -687,6 +693,7 @@ class FleetRun:
                             begin + 3600.0, unit, sched, REGIONS[dev.region].utc_offset_h
                         )
                         continue
+                    begin = float(math.floor(begin))  # firmware clocks tick in seconds
                     inlet = mains_water_c(dev.region, begin)
                     wf, sensor_opened = self._washer_faults(plans_by_dev.get(dev.index), begin)
                     result = run_cycle(
@@ -835,21 +842,22 @@ class FleetRun:
         begin: float,
         result: CycleResult,
         cut_region: list[tuple[float, float]],
-        push: object,
-        event: object,
+        push: Callable[[float, DeviceInfo, int, SimMessage | None], None],
+        event: Callable[[DeviceInfo, float, str, dict[str, object]], None],
         tel_seq: list[int],
         encode: bool,
     ) -> None:
-        push_fn = push  # typed below via callables
         stop_at = math.inf
         for a, b in cut_region:
             if b > begin and a < begin + result.duration_s:
                 stop_at = min(stop_at, max(a, begin))
-        n = len(result.offsets_s)
+        offsets = result.offsets_s.tolist()
         rows = result.values.T.tolist() if encode else None
         topic = self._topics[dev.device_id][Channel.TELEMETRY]
-        for i in range(n):
-            at = begin + float(result.offsets_s[i])
+        device_id = dev.device_id
+        program = result.program
+        for i, offset in enumerate(offsets):
+            at = begin + offset
             if at >= stop_at:
                 break
             seq = tel_seq[dev.index]
@@ -857,41 +865,37 @@ class FleetRun:
             self.stats.telemetry += 1
             if rows is None:
                 continue
-            row = rows[i]
             readings: dict[str, object] = {
                 "phase": result.phases[i],
-                "program": result.program,
+                "program": program,
                 "heater_on": result.heater_on[i],
                 "door_locked": result.door_locked[i],
             }
-            for name, v in zip(WASHER_FIELDS, row, strict=True):
-                if v != v:  # noqa: PLR0124 (NaN test, fastest form)
-                    if not name.startswith("x_"):
-                        readings[name] = None
-                else:
+            for name, v in zip(WASHER_FIELDS, rows[i], strict=True):
+                if v == v:  # noqa: PLR0124 (NaN test, fastest form)
                     readings[name] = v
+                elif name[0] != "x":  # optional x_ features are left out, not null
+                    readings[name] = None
             payload = orjson.dumps(
                 {
                     "schema": TELEMETRY_SCHEMA,
-                    "device_id": dev.device_id,
+                    "device_id": device_id,
                     "seq": seq,
-                    "ts": _iso(at),
+                    "ts": _iso_int(int(at)) if at.is_integer() else _iso(at),
                     "readings": readings,
                 }
             )
-            push_fn(
-                at, dev, 2, SimMessage(at, dev.device_id, topic, payload, False, Channel.TELEMETRY)
-            )  # type: ignore[operator]
+            push(at, dev, 2, SimMessage(at, device_id, topic, payload, False, Channel.TELEMETRY))
         for offset, action in result.user:
             if begin + offset < stop_at:
-                event(dev, begin + offset, "user", {"action": action, "value": result.program})  # type: ignore[operator]
+                event(dev, begin + offset, "user", {"action": action, "value": program})
         end_at = begin + result.duration_s
         if end_at >= stop_at:
             return
         if result.error_code is not None:
             text = WASHER_ERROR_TEXT[result.error_code]
-            event(dev, end_at, "error", {"code": result.error_code, "text": text})  # type: ignore[operator]
-        event(dev, end_at, "cycle_end", dict(result.summary))  # type: ignore[operator]
+            event(dev, end_at, "error", {"code": result.error_code, "text": text})
+        event(dev, end_at, "cycle_end", dict(result.summary))
 
     def _power_cuts(
         self, regions: list[str], start_s: float, end_s: float, per_month: float

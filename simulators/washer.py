@@ -572,6 +572,16 @@ def _finish(
         heater.extend([heat] * m)
         door.extend([locked] * m)
         pos += m
+    if len(offsets):
+        # The firmware samples on a fixed clock from the cycle's start, whatever the
+        # phase boundaries: hold the latest physical state at each tick.
+        ticks = np.arange(0.0, max(b.t, b.dt), b.dt)
+        pick = np.maximum(np.searchsorted(offsets, ticks, side="right") - 1, 0)
+        values = values[:, pick]
+        phases = [phases[i] for i in pick.tolist()]
+        heater = [heater[i] for i in pick.tolist()]
+        door = [door[i] for i in pick.tolist()]
+        offsets = ticks
     row = WASHER_FIELDS.index
     values[row("target_temp_c")] = prog.target_c
     values[row("load_kg")] = np.where(offsets >= 120.0, load_kg, np.nan)
