@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from gateway.runtime import Gateway
 
 log = logging.getLogger(__name__)
+
+#: How often (wall seconds) unpublished self-fix notices are retried.
+NOTICE_RETRY_S = 5.0
 
 
 class LazyMqttNotices:
@@ -139,11 +143,16 @@ class ServiceLoop:
         return self
 
     def _sweep(self) -> None:
-        while not self._stop.wait(self._sla_sweep_s):
+        """Every few seconds: notices the broker has not taken yet; every ``sla_sweep_s``: SLA."""
+        last_sla = 0.0
+        while not self._stop.wait(min(self._sla_sweep_s, NOTICE_RETRY_S)):
             try:
-                self.service.sweep_sla()
+                self.service.resend_notices()
+                if time.monotonic() - last_sla >= self._sla_sweep_s:
+                    last_sla = time.monotonic()
+                    self.service.sweep_sla()
             except Exception:  # a database hiccup must not end the sweeper
-                log.exception("SLA sweep failed")
+                log.exception("service-loop sweep failed")
 
     def stop(self) -> None:
         self._stop.set()

@@ -479,6 +479,10 @@ class WorkOrderService:
                 notice_id = row.id
         except IntegrityError:  # another worker sent it first
             return OrderChange("noticed")
+        with self._lock:
+            self._watches.grace.setdefault(device_id, {})[fault] = (
+                finding.observed_at + self.config.self_fix_grace
+            )
         notice = Notice(
             device_id=device_id,
             ts=finding.observed_at,
@@ -486,14 +490,52 @@ class WorkOrderService:
             action=action,
             text=text,
         )
-        if self.publish_notice is not None:
-            self.publish_notice(notice)
-        with self._lock:
-            self._watches.grace.setdefault(device_id, {})[fault] = (
-                finding.observed_at + self.config.self_fix_grace
-            )
+        self._send_notice(notice_id, notice)
         self._emit("notice", {"device_id": device_id, "fault": fault, "ts": finding.observed_at})
         return OrderChange("noticed", notice_id=notice_id)
+
+    def _send_notice(self, notice_id: int, notice: Notice) -> bool:
+        """Hand the notice to the publisher; a failure is counted and retried later."""
+        if self.publish_notice is None:
+            return False
+        try:
+            self.publish_notice(notice)
+        except Exception:  # broker away: the row stays unpublished, resend_notices retries
+            log.warning("notice %s for %s not published yet", notice_id, notice.device_id)
+            self._count(OrderChange("notice_publish_failed", notice_id=notice_id))
+            return False
+        with self.sessions.begin() as session:
+            session.execute(
+                update(SelfFixNoticeRow)
+                .where(SelfFixNoticeRow.id == notice_id)
+                .values(published_wall_at=self.clock())
+            )
+        return True
+
+    def resend_notices(self) -> int:
+        """Publish pending notices the broker has not taken yet; returns how many went out."""
+        if self.publish_notice is None:
+            return 0
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(SelfFixNoticeRow).where(
+                    SelfFixNoticeRow.status == "pending",
+                    SelfFixNoticeRow.published_wall_at.is_(None),
+                )
+            ).all()
+        sent = 0
+        for row in rows:
+            kind = Kind.AC if (Kind.AC, Fault(row.fault)) in CUSTOMER_SELF_FIX else Kind.WASHER
+            _, text = CUSTOMER_SELF_FIX[(kind, Fault(row.fault))]
+            notice = Notice(
+                device_id=row.device_id,
+                ts=aware(row.notice_ts),
+                fault=Fault(row.fault),
+                action=row.action,
+                text=text,
+            )
+            sent += self._send_notice(row.id, notice)
+        return sent
 
     def _escalate_notice(self, device_id: str, fault: str, ts: datetime) -> None:
         """Grace period over (device time) and no recovery: open the order now, at ``ts``."""

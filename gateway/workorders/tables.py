@@ -138,6 +138,8 @@ class SelfFixNoticeRow(Base):
     order_id: Mapped[str | None] = mapped_column(String(40))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_wall_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: When the broker took the notice (None: not yet; the service loop retries it).
+    published_wall_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index(

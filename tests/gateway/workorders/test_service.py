@@ -376,3 +376,25 @@ def test_new_orders_are_dispatched_by_skill_region_load_and_rating(engine: Engin
     assert second["technician_id"] == "t_ok"  # t_star is at capacity
     assert (third["status"], third["technician_id"]) == ("open", None)  # nobody left
     assert service.audit(first["id"])[-1]["actor"] == "dispatch"
+
+
+def test_a_notice_the_broker_did_not_take_is_sent_again(engine: Engine) -> None:
+    sent: list[Notice] = []
+    broker_up = [False]
+
+    def publish(notice: Notice, /) -> None:
+        if not broker_up[0]:
+            raise ConnectionError("broker away")
+        sent.append(notice)
+
+    service, _ = make_service(engine)
+    service.publish_notice = publish
+    change = service.on_finding(finding("ac-3", Fault.DIRTY_FILTER, severity=Severity.MEDIUM))
+    assert change.action == "noticed"  # the finding is handled even with the broker away
+    assert service.counts["notice_publish_failed"] == 1
+    assert service.resend_notices() == 0
+    broker_up[0] = True
+    assert service.resend_notices() == 1
+    assert service.resend_notices() == 0  # once only
+    assert sent[0].ts == T0
+    assert sent[0].action == "clean_filter"
