@@ -51,6 +51,8 @@ def demo(  # noqa: PLR0917 - typer options
     exit_after: Annotated[bool, typer.Option("--exit", help="same as --no-serve")] = False,
 ) -> None:
     """Run a simulated fleet through the gateway, detectors and work orders."""
+    from housecall.cli import UserError
+
     console = Console()
     if not console.is_terminal:  # piped or captured: wide enough for the tables
         console = Console(width=150)
@@ -62,7 +64,10 @@ def demo(  # noqa: PLR0917 - typer options
     started = time.monotonic()
     try:
         with console.status("preparing the fleet and starting the gateway..."):
-            run.start()
+            try:
+                run.start()
+            except ImportError as err:
+                raise UserError(f"a piece of the demo is missing: {err}") from None
         for line in run.result.missing:
             console.print(f"[bold red]missing piece:[/] {line}")
         console.print(
@@ -76,7 +81,10 @@ def demo(  # noqa: PLR0917 - typer options
             def tick() -> None:
                 live.update(live_view(run.progress, run.notice_at))
 
-            run.publish_fleet(on_tick=tick)
+            try:
+                run.publish_fleet(on_tick=tick)
+            except RuntimeError as err:
+                raise UserError(str(err)) from None
             tick()
         console.print()
         result = run.summarise(time.monotonic() - started)
