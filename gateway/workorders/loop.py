@@ -38,6 +38,7 @@ from gateway.quality.service import QualityService  # service quality
 from gateway.settings import Settings
 from gateway.workorders import tables  # noqa: F401 - registers the tables on Base
 from gateway.workorders.api import ApiContext, device_scope, service_routers
+from gateway.workorders.metrics import ServiceLoopCollector
 from gateway.workorders.notices import MqttNoticePublisher, NoticePublisher
 from gateway.workorders.service import ServiceConfig, WorkOrderService
 from gateway.workorders.webhooks import Backoff, Sender, WebhookDispatcher
@@ -213,4 +214,5 @@ def build_gateway(
         **gateway_options,
     )
     holder["gateway"] = gateway
+    gateway.metrics.registry.register(ServiceLoopCollector(loop.service))
     return gateway, loop
