@@ -9,6 +9,10 @@ it recover and fix verification can run. One repair per demo is botched on purpo
 (``botch_first_repair_of``: a device id, or n for the n-th device visited): its
 evidence never recovers and the order reopens, then a second visit fixes it.
 
+Customers who get a self-fix notice (dirty filter, washer drain filter) follow it
+half a day later (device time), which repairs the simulated unit: the detectors see
+it recover within the grace period and no technician is sent.
+
 It sits between the pipeline and the service as the :class:`SignalSink` (it
 forwards every call), because that is where device time flows.
 """
@@ -56,6 +60,7 @@ class DemoFieldService:
         *,
         visit_after: timedelta = timedelta(days=1),
         botch_first_repair_of: str | int | None = None,
+        customers_follow_notices: bool = True,
     ) -> None:
         self.service = service
         self.plans = plans
@@ -69,6 +74,8 @@ class DemoFieldService:
         self.visits = 0
         self.repairs = 0
         self.false_alarms = 0
+        self.customer_fixes = 0
+        self.customers_follow_notices = customers_follow_notices
         self.errors: list[str] = []
         service.listeners.append(self._on_change)
 
@@ -80,6 +87,12 @@ class DemoFieldService:
         self._visit_due(ts)
 
     def _on_change(self, what: str, data: dict[str, Any]) -> None:
+        if what == "notice" and self.customers_follow_notices:
+            # the customer reads the notice and cleans the filter half a day later
+            due = data["ts"] + timedelta(hours=12)
+            with self._lock:
+                heapq.heappush(self._visits, _Visit(due, "", data["device_id"], data["fault"]))
+            return
         if what not in {"opened", "reopened"}:
             return
         opened = datetime.fromisoformat(str(data["opened_at"]).replace("Z", "+00:00"))
@@ -97,9 +110,18 @@ class DemoFieldService:
                     return
                 visit = heapq.heappop(self._visits)
             try:
-                self._visit(visit)
+                if visit.order_id:
+                    self._visit(visit)
+                else:
+                    self._customer_cleans(visit)
             except (IllegalTransition, InvalidRequest) as err:
                 self.errors.append(f"{visit.order_id}: {err}")
+
+    def _customer_cleans(self, visit: _Visit) -> None:
+        plan = self.plans.get(visit.device_id)
+        if plan is not None and str(plan.fault) == visit.fault and plan.severity > 0.0:
+            plan.severity = 0.0  # a clean filter: the appliance recovers by itself
+            self.customer_fixes += 1
 
     @property
     def botched(self) -> list[str]:

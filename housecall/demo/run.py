@@ -195,7 +195,7 @@ class DemoRun:
             settings,
             detector=detector,
             config=ServiceConfig(
-                self_fix_grace=timedelta(days=2),
+                self_fix_grace=timedelta(days=3),
                 verify_days=4.0,
                 verify_cycles=4,
                 recovery_timeout=timedelta(days=4),
@@ -325,6 +325,7 @@ class DemoRun:
                 "fault": fault,
                 "caught": (dev, fault) in ordered,
                 "noticed": (dev, fault) in noticed,
+                "self_fixed": (dev, fault) in noticed and (dev, fault) not in ordered,
                 "notice_at": notice_at.get(dev),
             }
             for dev, fault in sorted(truth_faults.items())

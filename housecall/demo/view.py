@@ -84,10 +84,14 @@ def summary_tables(result: DemoResult) -> list[Any]:
             t["device_id"],
             t["fault"],
             "yes" if t["noticed"] else "-",
-            Text("yes", style="green") if t["caught"] else Text("missed", style="red"),
+            Text("yes", style="green")
+            if t["caught"]
+            else Text("no: the customer fixed it", style="green")
+            if t["self_fixed"]
+            else Text("missed", style="red"),
             notice.strftime("%Y-%m-%d %H:%M") if notice else "not within the run",
         )
-    caught = sum(1 for t in result.truth if t["caught"])
+    caught = sum(1 for t in result.truth if t["caught"] or t["self_fixed"])
     leads = [o["lead_days"] for o in result.orders if o["correct"] and o["lead_days"] is not None]
     median = sorted(leads)[len(leads) // 2] if leads else None
     totals = Table(title="Summary", show_header=False)
@@ -97,7 +101,7 @@ def summary_tables(result: DemoResult) -> list[Any]:
         ("device time simulated", f"{result.device_days:g} days"),
         ("messages through the broker", f"{result.messages:,} ({result.stored:,} stored)"),
         ("wall time", f"{result.wall_s:.0f} s"),
-        ("faults injected / caught by an order", f"{len(result.truth)} / {caught}"),
+        ("faults injected / caught (order or self-fix notice)", f"{len(result.truth)} / {caught}"),
         ("orders opened", str(len(result.orders))),
         ("median lead time before the customer would notice", _days(median)),
         (
