@@ -42,6 +42,10 @@ MQTT5 = 5
 MQTT311 = 4
 
 
+#: What acknowledging a delivery needs: (mid, qos, connection number).
+AckId = tuple[int, int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A received message and what is needed to acknowledge it."""
@@ -207,13 +211,17 @@ class MqttIngest:
 
     def ack(self, deliveries: Sequence[Delivery]) -> int:
         """Acknowledge stored deliveries, in order; returns how many were sent."""
+        return self.ack_ids([(d.mid, d.qos, d.connection) for d in deliveries])
+
+    def ack_ids(self, ids: Sequence[AckId]) -> int:
+        """Acknowledge by (mid, qos, connection); older connections' ids are skipped."""
         sent = 0
         with self._ack_lock:
             current = self._connection
-            for delivery in deliveries:
-                if delivery.qos == 0 or delivery.connection != current:
+            for mid, qos, connection in ids:
+                if qos == 0 or connection != current:
                     continue
-                self.client.ack(delivery.mid, delivery.qos)
+                self.client.ack(mid, qos)
                 sent += 1
         return sent
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from detectors.api import Finding, FleetDetector, NullDetector, Recovery, Signal
+from detectors.api import FleetDetector, NullDetector, Signal
 from edge.contract import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     Birth,
@@ -443,7 +443,3 @@ def _numbers(items: Iterable[tuple[str, Any]]) -> dict[str, float]:
         elif isinstance(value, int | float):
             out[name] = float(value)
     return out
-
-
-#: Signal types re-exported for sinks' convenience.
-SignalTypes = (Finding, Recovery)

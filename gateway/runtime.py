@@ -8,10 +8,12 @@ end-to-end tests run it in threads of their own process::
     ...                        # publish to gateway.mqtt_url; GET gateway.api_url + "/healthz"
     gateway.stop()
 
-Threads: paho's network loop (ingest), one pipeline worker (take a batch from the
-ingest queue, :meth:`Pipeline.process`, acknowledge), one spool delivery worker,
-and uvicorn. Stopping finishes and acknowledges the batch in hand, then
-disconnects; anything unacknowledged stays with the broker's persistent session.
+Workers: the paho client in a child process (:class:`ProcessIngest`; pass
+``ingest_process=False`` for a thread of this process, :class:`MqttIngest`), one
+pipeline thread (take a batch from the ingest queue, :meth:`Pipeline.process`,
+acknowledge), one spool delivery thread, and uvicorn. Stopping finishes and
+acknowledges the batch in hand, then disconnects; anything unacknowledged stays
+with the broker's persistent session.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gateway.api.app import ApiState, DeviceScope, create_app
 from gateway.broker import EmbeddedBroker
 from gateway.db import make_engine
 from gateway.ingest import MQTT5, MqttIngest
+from gateway.ingest_process import ProcessIngest
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import BatchResult, Pipeline, SignalSink
 from gateway.settings import Settings
@@ -68,6 +71,7 @@ class Gateway:
         broker_dir: Path | None = None,
         api_port: int | None = None,
         embedded_broker: str = "auto",
+        ingest_process: bool = True,
         on_delivered: Callable[[Sequence[SpoolEntry], float], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -90,9 +94,11 @@ class Gateway:
         self._serve_api = serve_api
         #: "auto" (Mosquitto if installed, else amqtt), "mosquitto" or "amqtt".
         self._embedded_broker = embedded_broker
+        #: Run paho in a child process (two cores: receive and pipeline); False: a thread.
+        self._ingest_process = ingest_process
         self._broker_dir = broker_dir or Path(settings.spool_dir).parent / "housecall-broker"
         self.broker: EmbeddedBroker | None = None
-        self.ingest: MqttIngest | None = None
+        self.ingest: MqttIngest | ProcessIngest | None = None
         self.app: FastAPI | None = None
         self._server: uvicorn.Server | None = None
         self._threads: list[threading.Thread] = []
@@ -162,7 +168,8 @@ class Gateway:
             endpoint = self.broker.start()
             url, protocol = endpoint.url, endpoint.protocol
         self.mqtt_url = url
-        self.ingest = MqttIngest(
+        ingest_class = ProcessIngest if self._ingest_process else MqttIngest
+        self.ingest = ingest_class(
             url, client_id=self.settings.client_id, metrics=self.metrics, protocol=protocol
         )
         self.ingest.start()
