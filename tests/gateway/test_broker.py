@@ -70,8 +70,9 @@ def test_unset_mqtt_url_starts_an_embedded_broker(tmp_path: Path) -> None:
         gateway.stop()
 
 
+@pytest.mark.parametrize("ingest_process", [True, False], ids=["child-process", "thread"])
 def test_ingest_reconnects_after_a_broker_restart_and_gets_what_was_queued(
-    mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path
+    mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path, ingest_process: bool
 ) -> None:
     broker = mosquitto_factory(persistence=True)
     settings = load_settings(
@@ -80,7 +81,7 @@ def test_ingest_reconnects_after_a_broker_restart_and_gets_what_was_queued(
         spool_dir=tmp_path / "spool",
         client_id="gw-reconnect",
     )
-    gateway = Gateway(settings, api_port=0).start()
+    gateway = Gateway(settings, api_port=0, ingest_process=ingest_process).start()
     try:
         publisher = Publisher(broker.url, "reconnect-pub")
         publisher.publish(telemetry("ac-1", 0))
