@@ -523,7 +523,9 @@ class AcFleet:
         # Coming home to a hot room is not a complaint while the room is getting better.
         improving = (self.prev_off_by - off_by) > 0.5 * dt / 3600.0
         self.prev_off_by = off_by
-        short = full & (mode != MODE_DRY) & conditioning & (off_by > 2.0) & ~improving
+        # Nobody calls about a cold room while they are airing it.
+        airing = t_s < self.window_until
+        short = full & (mode != MODE_DRY) & conditioning & (off_by > 2.0) & ~improving & ~airing
         self.shortfall_s = np.where(short, self.shortfall_s + dt, 0.0)
         shortfall = self.shortfall_s >= _SHORTFALL_S
         quiet = t_s - self.last_error_s > 6 * 3600.0

@@ -26,6 +26,20 @@ from edge.contract import FAULTS_BY_KIND, Fault, Kind
 DAY_S = 86400.0
 #: The only codes a sensor fault itself shows (AC thermistor, washer temperature and level).
 SENSOR_CODES = frozenset({"E6", "E61", "E62"})
+#: Codes only this fault's own protection raises: they count at any level of the fault.
+SPECIFIC_CODES: dict[Fault, frozenset[str]] = {
+    Fault.REFRIGERANT_LEAK: frozenset({"E4"}),
+    Fault.CONDENSER_FOULING: frozenset({"E1"}),
+    Fault.OUTDOOR_FAN_FAILURE: frozenset({"E8", "E1"}),
+    Fault.DIRTY_FILTER: frozenset({"E5"}),
+    Fault.COMPRESSOR_WEAR: frozenset({"E7"}),
+    Fault.BEARING_WEAR: frozenset({"E52"}),
+    Fault.DRAIN_PUMP_CLOG: frozenset({"E21"}),
+    Fault.INLET_VALVE_RESTRICTION: frozenset({"E10"}),
+    Fault.HEATER_FAILURE: frozenset({"E05"}),
+    Fault.MOTOR_BELT_SLIP: frozenset({"E53"}),
+    Fault.SUSPENSION_WEAR: frozenset({"E38"}),
+}
 #: Below this degradation level an error event is not attributed to the fault.
 NOTICE_MIN_LEVEL = 0.25
 
@@ -89,19 +103,27 @@ class FaultPlan:
         frac = min(1.0, (t_s - self.onset_s) / self.ramp_s)
         return round(self.severity * float(frac ** _PROGRESSION_EXPONENT[self.fault]), 12)
 
+    def attributable(self, t_s: float, code: str) -> bool:
+        """Whether an error ``code`` at ``t_s`` is this fault showing (see :meth:`notice`)."""
+        if t_s < self.onset_s:
+            return False
+        if self.fault is Fault.SENSOR_FAULT:
+            return code in SENSOR_CODES  # a bad thermistor has no physical consequence
+        if code in SPECIFIC_CODES.get(self.fault, ()):
+            return True  # the fault's own protection tripped
+        return self.sudden or self.level(t_s) >= NOTICE_MIN_LEVEL
+
     def notice(self, t_s: float, code: str) -> bool:
         """Record the first customer-visible moment caused by this fault; True if it is new.
 
-        An error while the fault is still negligible (below :data:`NOTICE_MIN_LEVEL` of
-        its scale) is the weather's or the household's doing, not the fault's: a marginal
-        unit can fall behind on the hottest afternoon whether or not it is degrading.
+        The fault's own protection (say ``E4`` refrigerant shortage for a leak) counts at
+        any level. A general symptom (the room not reaching the setpoint, a discharge
+        trip) while the fault is still negligible (below :data:`NOTICE_MIN_LEVEL` of its
+        scale) is the weather's or the household's doing: a marginal unit can fall behind
+        on the hottest afternoon whether or not it is degrading.
         """
-        if self.notice_s is not None or t_s < self.onset_s:
+        if self.notice_s is not None or not self.attributable(t_s, code):
             return False
-        if not self.sudden and self.level(t_s) < NOTICE_MIN_LEVEL:
-            return False
-        if self.fault is Fault.SENSOR_FAULT and code not in SENSOR_CODES:
-            return False  # a bad thermistor has no physical consequence of its own
         self.notice_s = t_s
         self.notice_code = code
         return True

@@ -72,7 +72,7 @@ from simulators.catalog import (
     AcModel,
     WasherModel,
 )
-from simulators.faults import DAY_S, NOTICE_MIN_LEVEL, FaultPlan, FaultTruth, draw_plan
+from simulators.faults import DAY_S, FaultPlan, FaultTruth, draw_plan
 from simulators.scenario import Confounders, Scenario
 from simulators.washer import ERROR_TEXT as WASHER_ERROR_TEXT
 from simulators.washer import WASHER_FIELDS, CycleResult, WasherFaults, WasherUnit, run_cycle
@@ -191,7 +191,7 @@ class RunStats:
     births: int = 0
     status: int = 0
     errors: int = 0
-    #: Errors on units without a fault, or whose fault is still negligible.
+    #: Errors not attributable to an injected fault (see ``FaultPlan.attributable``).
     errors_on_healthy: int = 0
     cycles: int = 0
     power_cuts: int = 0
@@ -533,7 +533,7 @@ class FleetRun:
             if etype == "error":
                 self.stats.errors += 1
                 plan = plans_by_dev.get(dev.index)
-                if plan is None or (not plan.sudden and plan.level(at) < NOTICE_MIN_LEVEL):
+                if plan is None or not plan.attributable(at, str(data.get("code"))):
                     self.stats.errors_on_healthy += 1
                     code = str(data.get("code"))
                     codes = self.stats.healthy_error_codes
