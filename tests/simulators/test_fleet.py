@@ -200,3 +200,19 @@ def test_a_run_is_one_pass() -> None:
     run.truth()
     with pytest.raises(RuntimeError, match="runs once"):
         next(run.messages())
+
+
+@pytest.mark.slow
+def test_the_default_mix_is_noticed_weeks_after_onset_within_a_month() -> None:
+    config = FleetConfig(devices=120, days=30.0, seed=13, ac_interval_s=300, fault_rate=0.6)
+    truth = ground_truth(config)
+    assert {t.fault for t in truth} == set(Fault)
+    gradual = [t for t in truth if not t.sudden]
+    noticed = [t for t in gradual if t.notice_at is not None]
+    assert len(noticed) >= 0.55 * len(gradual), "most gradual faults become visible in a month"
+    delays = sorted(
+        (t.notice_at - t.onset_at).total_seconds() / 86400 for t in noticed if t.notice_at
+    )
+    median = delays[len(delays) // 2]
+    assert 10.0 <= median <= 42.0, "typically two to six weeks between onset and notice"
+    assert sum(d >= 7.0 for d in delays) >= 0.85 * len(delays), "room for a week of lead time"
