@@ -150,6 +150,17 @@ class FaultTruth:
     notice_code: str | None = None
     detail: str | None = None
 
+    def level_at(self, when: datetime) -> float:
+        """The fault's degradation (0..severity) at ``when``, as the simulator applied it."""
+        t = when.timestamp()
+        onset = self.onset_at.timestamp()
+        if t < onset:
+            return 0.0
+        if self.sudden:
+            return self.severity
+        frac = min(1.0, (t - onset) / (self.ramp_days * DAY_S))
+        return self.severity * float(frac ** _PROGRESSION_EXPONENT[self.fault])
+
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> FaultTruth:
         """Read back one line written by :meth:`to_json`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -216,3 +216,23 @@ def test_the_default_mix_is_noticed_weeks_after_onset_within_a_month() -> None:
     median = delays[len(delays) // 2]
     assert 10.0 <= median <= 42.0, "typically two to six weeks between onset and notice"
     assert sum(d >= 7.0 for d in delays) >= 0.85 * len(delays), "room for a week of lead time"
+
+
+def test_truth_tells_the_level_over_time() -> None:
+    config = FleetConfig(
+        devices=2,
+        days=2.0,
+        seed=1,
+        ac_share=1.0,
+        ac_interval_s=300,
+        scenario=Scenario(
+            faults=(
+                FaultSpec(0, Fault.REFRIGERANT_LEAK, onset_day=0.5, ramp_days=10, severity=0.8),
+            ),
+            explicit_only=True,
+        ),
+    )
+    (t,) = ground_truth(config)
+    assert t.level_at(t.onset_at) == 0.0
+    assert t.level_at(t.onset_at + timedelta(days=5)) == pytest.approx(0.4)
+    assert t.level_at(t.onset_at + timedelta(days=50)) == pytest.approx(0.8)
