@@ -41,8 +41,8 @@ def _port_free(port: int) -> bool:
 
 
 def demo(  # noqa: PLR0917 - typer options
-    devices: Annotated[int, typer.Option(min=2, max=200, help="appliances in the fleet")] = 16,
-    days: Annotated[float, typer.Option(min=20, max=120, help="days of device time")] = 35.0,
+    devices: Annotated[int, typer.Option(min=2, max=200, help="appliances in the fleet")] = 30,
+    days: Annotated[float, typer.Option(min=20, max=120, help="days of device time")] = 21.0,
     seed: Annotated[int, typer.Option(help="fleet seed (same seed, same run)")] = 7,
     port: Annotated[int, typer.Option(min=0, max=65535, help="API port (0: any free)")] = 8080,
     serve: Annotated[

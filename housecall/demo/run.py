@@ -44,23 +44,27 @@ log = logging.getLogger(__name__)
 #: show notices (dirty filter, drain filter), technician orders, a verified repair and,
 #: on the first entry, a botched repair that reopens.
 DEMO_FAULTS: tuple[tuple[Kind, Fault, float, float], ...] = (
-    (Kind.AC, Fault.REFRIGERANT_LEAK, 9.0, 16.0),
-    (Kind.AC, Fault.CONDENSER_FOULING, 8.0, 18.0),
-    (Kind.AC, Fault.DIRTY_FILTER, 10.0, 14.0),
-    (Kind.AC, Fault.OUTDOOR_FAN_FAILURE, 12.0, 12.0),
-    (Kind.WASHER, Fault.BEARING_WEAR, 8.0, 16.0),
-    (Kind.WASHER, Fault.DRAIN_PUMP_CLOG, 10.0, 12.0),
+    (Kind.AC, Fault.REFRIGERANT_LEAK, 5.0, 9.0),
+    (Kind.AC, Fault.CONDENSER_FOULING, 5.0, 9.0),
+    (Kind.AC, Fault.DIRTY_FILTER, 6.0, 8.0),
+    (Kind.AC, Fault.OUTDOOR_FAN_FAILURE, 7.0, 8.0),
+    (Kind.AC, Fault.COMPRESSOR_WEAR, 5.0, 10.0),
+    (Kind.WASHER, Fault.BEARING_WEAR, 5.0, 9.0),
+    (Kind.WASHER, Fault.DRAIN_PUMP_CLOG, 6.0, 8.0),
+    (Kind.WASHER, Fault.HEATER_FAILURE, 6.0, 8.0),
 )
+#: Severity of every demo fault (1.0: it will become visible to the customer).
+DEMO_SEVERITY = 1.0
 
 
 @dataclass
 class DemoOptions:
-    devices: int = 16
-    days: float = 35.0
+    devices: int = 30
+    days: float = 21.0
     seed: int = 7
     api_port: int = 8080
     ac_interval_s: int = 300
-    washer_interval_s: int = 60
+    washer_interval_s: int = 30
     window: int = 4000
     workdir: Path | None = None
 
@@ -129,8 +133,12 @@ class DemoRun:
 
     # ------------------------------------------------------------------ assembly
 
-    def fleet(self) -> tuple[Any, dict[str, Repairable], str | None]:
-        """The simulated fleet with the demo's faults; (FleetRun, plans by device, botched)."""
+    def fleet(self) -> tuple[Any, dict[str, Repairable], int | None]:
+        """The simulated fleet with the demo's faults; (FleetRun, plans, which repair to botch).
+
+        The botched repair is the first device the technicians visit: its evidence
+        should stay abnormal, so the order reopens and a second visit fixes it.
+        """
         from simulators.fleet import FleetConfig, FleetRun, make_devices
         from simulators.scenario import FaultSpec, Scenario
 
@@ -151,7 +159,15 @@ class DemoRun:
                 continue
             dev = free[kind].pop(0)
             first = first or dev.device_id
-            specs.append(FaultSpec(device=dev.index, fault=fault, onset_day=onset, ramp_days=ramp))
+            specs.append(
+                FaultSpec(
+                    device=dev.index,
+                    fault=fault,
+                    onset_day=onset,
+                    ramp_days=ramp,
+                    severity=DEMO_SEVERITY,
+                )
+            )
         scenario = Scenario(faults=tuple(specs), explicit_only=True)
         config = replace(base, scenario=scenario)
         run = FleetRun(config)
@@ -163,7 +179,7 @@ class DemoRun:
             for p in run.plans
         }
         self._config = config
-        return run, plans, first
+        return run, plans, 1 if first else None
 
     def start(self) -> None:
         o = self.options
