@@ -73,7 +73,7 @@ class DetectorConfig:
                 warm_windows=24,
                 cohort_min=300,
                 z_alpha=0.08,
-                open_score=2.2,
+                open_score=1.8,
                 persist=6,
                 recover_score=1.0,
                 recover_windows=12,
@@ -86,7 +86,7 @@ class DetectorConfig:
                 warm_windows=5,
                 cohort_min=30,
                 z_alpha=0.5,
-                open_score=2.5,
+                open_score=2.0,
                 persist=2,
                 recover_score=1.0,
                 recover_windows=3,
@@ -366,11 +366,14 @@ class HousecallDetector:
         faults = FAULT_ORDER[kind]
         signals: list[Signal] = []
         ranked: list[tuple[Fault, float]] | None = None
+        # "Normal" means the whole unit looks healthy again, not just this fault's pattern
+        # (a worsening fault can drift from one signature towards another).
+        all_clear = max(scores.values()) < tune.recover_score and not hold
         for k, fault in enumerate(faults):
             score = scores[fault]
             v[b["score"] + k] = score
             if v[b["open"] + k]:
-                if score < tune.recover_score and fault not in hold:
+                if all_clear:
                     if math.isnan(v[b["normal_since"] + k]):
                         v[b["normal_since"] + k] = ts
                     v[b["normal_n"] + k] += 1

@@ -140,7 +140,9 @@ PATTERNS: dict[Kind, dict[Fault, tuple[Pattern, ...]]] = {
 }
 
 
-#: A lone moving signal is weaker evidence than a physical pattern across several.
+#: A lone moving signal is weaker evidence than a physical pattern across several: a
+#: sensor pattern counts its signal at the weight a physical pattern gives its main one.
+SENSOR_GAIN = 0.6
 SENSOR_MARGIN = 0.5
 
 
@@ -182,7 +184,7 @@ def pattern_score(pattern: Pattern, z: list[float]) -> float:
     if pattern.sensor:
         if moved is None:
             return 0.0
-        return float(moved - SENSOR_MARGIN - 1.5 * penalty / math.sqrt(max(1, quiet)))
+        return float(SENSOR_GAIN * moved - SENSOR_MARGIN - 1.5 * penalty / math.sqrt(max(1, quiet)))
     if norm == 0:
         return 0.0
     return float(gain / norm - penalty / math.sqrt(max(1, quiet)))

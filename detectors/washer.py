@@ -31,7 +31,9 @@ NEW_CYCLE_GAP_S = 1800.0
 HEATER_HOLD_S = 600.0
 HEATER_MIN_RISE_K = 0.5
 HEATER_STEP_W = 800.0
-LOW_SPIN_MAX_RPM = 800.0
+LOW_SPIN_MIN_RPM = 150.0
+LOW_SPIN_MAX_RPM = 600.0
+TOP_SPIN_MIN_RPM = 400.0
 LEVEL_EMPTY_MM = 5.0
 LEVEL_HOLD_S = 180.0
 FILL_STUCK_S = 180.0
@@ -212,17 +214,31 @@ class WasherFeatures:
         if target is None or drum is None or target < 30.0:
             arr[s["prev_target_rpm"]] = target if target is not None else 0.0
             return
+        vib = r.vibration_rms_g
+        if (
+            phase == _PHASES[WasherPhase.SPIN]
+            and vib is not None
+            and LOW_SPIN_MIN_RPM <= drum <= LOW_SPIN_MAX_RPM
+        ):
+            # Spin-up through the suspension's resonance (a few hundred rpm): worn dampers
+            # show here first, whatever the program's top speed.
+            arr[s["low_vib_sum"]] += vib
+            arr[s["low_vib_n"]] += 1
         steady = target == arr[s["prev_target_rpm"]]
         arr[s["prev_target_rpm"]] = target
-        arr[s["max_target_rpm"]] = max(arr[s["max_target_rpm"]], target)
+        if target > arr[s["max_target_rpm"]]:
+            # A higher spin than any so far this cycle: the top-spin figures start over, so
+            # they describe the cycle's final spin whatever the program's top speed is.
+            arr[s["max_target_rpm"]] = target
+            for name in ("spin_vib_sum", "spin_vib_n", "spin_cur_sum", "kurt_sum", "kurt_n"):
+                arr[s[name]] = 0.0
         if not steady:
             return
         arr[s["rpm_short_sum"]] += (target - drum) / target
         arr[s["rpm_short_n"]] += 1
-        vib = r.vibration_rms_g
         if phase != _PHASES[WasherPhase.SPIN] or vib is None or abs(drum - target) > 0.15 * target:
             return
-        if target > LOW_SPIN_MAX_RPM:
+        if target == arr[s["max_target_rpm"]] and target >= TOP_SPIN_MIN_RPM:
             arr[s["spin_vib_sum"]] += vib
             arr[s["spin_vib_n"]] += 1
             if r.motor_current_a is not None:
@@ -231,9 +247,6 @@ class WasherFeatures:
             if kurt is not None:
                 arr[s["kurt_sum"]] += kurt
                 arr[s["kurt_n"]] += 1
-        elif target >= 300.0:
-            arr[s["low_vib_sum"]] += vib
-            arr[s["low_vib_n"]] += 1
 
     def _close_heating(self, v: array[float]) -> None:
         s = self.s

@@ -134,6 +134,7 @@ class Processor:
                 self.duplicates += 1
                 return
             self.last_seq[key] = message.seq
+            self.book.tick(message.device_id, message.ts)
             if isinstance(message, Telemetry):
                 self.activity.note(message)
                 self.book.handle(self.detector.on_telemetry(message))

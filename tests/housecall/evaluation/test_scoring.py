@@ -22,15 +22,27 @@ def finding(device: str, fault: Fault, at: datetime) -> Finding:
     return Finding(device, Kind.AC, fault, 0.9, Severity.HIGH, at)
 
 
+def test_a_self_fix_fault_gets_its_grace_period_before_an_order() -> None:
+    book = OrderBook()
+    book.handle([finding("ac-1", Fault.DIRTY_FILTER, day(1))])
+    book.tick("ac-1", day(3.9))
+    assert book.orders == []
+    book.tick("ac-1", day(4.1))
+    assert [(o.fault, o.opened_at) for o in book.orders] == [(Fault.DIRTY_FILTER, day(4.1))]
+    book.handle([finding("ac-2", Fault.DIRTY_FILTER, day(1))])
+    book.handle([Recovery("ac-2", Fault.DIRTY_FILTER, day(2), day(1.5))])  # the customer cleaned it
+    book.tick("ac-2", day(10))
+    assert len(book.orders) == 1
+
+
 def test_one_open_order_per_device_and_fault_and_a_recovery_closes_it() -> None:
     book = OrderBook()
-    book.handle(
-        [finding("ac-1", Fault.DIRTY_FILTER, day(1)), finding("ac-1", Fault.DIRTY_FILTER, day(2))]
-    )
+    fouling = Fault.CONDENSER_FOULING
+    book.handle([finding("ac-1", fouling, day(1)), finding("ac-1", fouling, day(2))])
     assert len(book.orders) == 1
-    book.handle([Recovery("ac-1", Fault.DIRTY_FILTER, day(3), day(2.5))])
+    book.handle([Recovery("ac-1", fouling, day(3), day(2.5))])
     assert book.orders[0].closed_at == day(3)
-    book.handle([finding("ac-1", Fault.DIRTY_FILTER, day(4))])
+    book.handle([finding("ac-1", fouling, day(4))])
     assert len(book.orders) == 2
 
 
