@@ -714,6 +714,9 @@ class WorkOrderService:
                     raise InvalidRequest(f"no active technician {technician_id!r}")
                 row.technician_id, row.provider_id = tech.id, tech.provider_id
                 detail["technician_id"] = tech.id
+            if target == S.OPEN and previous == S.ASSIGNED:  # declined: back to dispatch
+                detail["declined_by"] = row.technician_id
+                row.technician_id, row.provider_id = None, None
             if target == S.SCHEDULED:
                 if scheduled_for is None:
                     raise InvalidRequest("scheduling needs scheduled_for")

@@ -170,6 +170,27 @@ def test_keys_scope_what_callers_see(
     assert accepted.json()["status"] == "accepted"
     assert client.get("/api/v1/api-keys", headers=tech_key).status_code == 403
     assert client.get("/api/v1/devices", headers=tech_key).status_code == 403
+    # declining hands the order back to dispatch: it leaves the technician's list
+    assert (
+        client.post(
+            f"/api/v1/work-orders/{breeze_order}/transitions",
+            json={"to": "assigned"},
+            headers=tech_key,
+        ).status_code
+        == 403
+    )
+    other = service.on_finding(finding("wm-breeze", Fault.MOTOR_BELT_SLIP, kind=Kind.WASHER))
+    service.transition(other.order_id or "", "assigned", actor="admin", technician_id=tech_b)
+    declined = client.post(
+        f"/api/v1/work-orders/{other.order_id}/transitions", json={"to": "open"}, headers=tech_key
+    )
+    assert declined.json()["technician_id"] is None
+    mine = client.get("/api/v1/work-orders", headers=tech_key).json()["items"]
+    assert [o["id"] for o in mine] == [breeze_order]
+    not_theirs = client.post(
+        f"/api/v1/work-orders/{aurora_order}/transitions", json={"to": "open"}, headers=tech_key
+    )
+    assert not_theirs.status_code == 404
     assert client.get("/api/v1/devices", headers=bearer("wrong")).status_code == 401
 
     # keys are stored hashed and can be revoked
