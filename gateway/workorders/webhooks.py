@@ -3,8 +3,9 @@
 Why an outbox: an event is written to ``webhook_outbox`` in the SAME database
 transaction as the order change that caused it, so a crash or a receiver outage can
 delay an event but never lose it. A background :class:`WebhookDispatcher` (one per
-gateway worker; rows are claimed with a lease, so several can run) POSTs due rows,
-logs every attempt in ``webhook_attempts`` and backs off exponentially (wall clock)
+gateway worker; rows are claimed with a lease, so several can run) POSTs due rows in
+the order the events happened (per subscription, a failing row holds back the later
+ones), logs every attempt in ``webhook_attempts`` and backs off exponentially (wall clock)
 while the receiver is down.
 
 Signature (documented for receivers): each POST carries
@@ -185,27 +186,39 @@ class WebhookDispatcher:
         self.delivered = 0
         self.failed_attempts = 0
 
-    def deliver_due(self, limit: int = 100) -> int:
-        """One pass: try every due row once; returns how many were delivered."""
+    def deliver_due(self, limit: int = 500) -> int:
+        """One pass over the pending rows, oldest first; returns how many were delivered.
+
+        Events reach each subscriber in the order they happened: a subscription's
+        rows are tried oldest first, and a row that is not due yet, claimed by another
+        worker, or just failed holds back that subscription's later rows.
+        """
         now = self._clock()
         with self._sessions() as session:
-            ids = session.scalars(
-                select(WebhookOutboxRow.id)
-                .where(
-                    WebhookOutboxRow.status == "pending",
-                    WebhookOutboxRow.next_attempt_wall_at <= now,
-                    or_(
-                        WebhookOutboxRow.claimed_until_wall_at.is_(None),
-                        WebhookOutboxRow.claimed_until_wall_at < now,
-                    ),
+            rows = session.execute(
+                select(
+                    WebhookOutboxRow.id,
+                    WebhookOutboxRow.subscription_id,
+                    WebhookOutboxRow.next_attempt_wall_at,
+                    WebhookOutboxRow.claimed_until_wall_at,
                 )
+                .where(WebhookOutboxRow.status == "pending")
                 .order_by(WebhookOutboxRow.id)
                 .limit(limit)
             ).all()
         delivered = 0
-        for outbox_id in ids:
-            if self._claim(outbox_id, now):
-                delivered += self._attempt(outbox_id)
+        held: set[str] = set()
+        for outbox_id, subscription_id, due, claimed in rows:
+            if subscription_id in held:
+                continue
+            busy = claimed is not None and aware(claimed) >= now
+            if aware(due) > now or busy or not self._claim(outbox_id, now):
+                held.add(subscription_id)
+                continue
+            if self._attempt(outbox_id):
+                delivered += 1
+            else:
+                held.add(subscription_id)
         return delivered
 
     def _claim(self, outbox_id: int, now: datetime) -> bool:

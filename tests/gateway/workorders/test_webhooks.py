@@ -13,6 +13,8 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
+from gateway.workorders.ids import utcnow
+from gateway.workorders.tables import WebhookSubscriptionRow
 from gateway.workorders.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -143,3 +145,43 @@ def test_wrong_secret_is_rejected_by_the_receiver_and_retried(engine: Engine) ->
         time.sleep(0.05)
         assert dispatcher.deliver_due() == 1
         assert len(receiver.received) == 1
+
+
+def test_events_reach_a_subscriber_in_order_even_after_failures(engine: Engine) -> None:
+    service, _ = make_service(engine, auto_assign=False)
+    with service.sessions.begin() as s:
+        s.add(
+            WebhookSubscriptionRow(
+                id="wh_1",
+                brand=None,
+                url="http://receiver/",
+                secret="x" * 32,
+                events=[],
+                active=True,
+                created_wall_at=utcnow(),
+            )
+        )
+    order_id = service.on_finding(finding("ac-1")).order_id or ""
+    service.transition(order_id, "cancelled", actor="admin")
+    service.on_finding(finding("ac-2"))
+    received: list[str] = []
+    answers = iter([500, 204, 204, 204])  # the first try of the first event fails
+
+    def send(url: str, body: bytes, headers: Any, timeout_s: float) -> int:
+        status = next(answers)
+        if status == 204:
+            received.append(
+                orjson.loads(body)["type"] + ":" + orjson.loads(body)["data"]["device_id"]
+            )
+        return status
+
+    dispatcher = WebhookDispatcher(
+        service.sessions, sender=send, backoff=Backoff(base_s=0.0, jitter=0.0)
+    )
+    assert dispatcher.deliver_due() == 0  # the head failed: the later two wait behind it
+    assert dispatcher.deliver_due() == 3
+    assert received == [
+        "work_order.opened:ac-1",
+        "work_order.status_changed:ac-1",
+        "work_order.opened:ac-2",
+    ]
