@@ -314,7 +314,12 @@ class WorkOrderService:
             row.severity = higher_severity(row.severity, str(finding.severity))
             if row.severity != old_severity:
                 row.due_wall_at = min(
-                    aware(row.due_wall_at), self.sla.due(aware(row.created_wall_at), row.severity)
+                    aware(row.due_wall_at),
+                    self.sla.due(
+                        aware(row.created_wall_at),
+                        row.severity,
+                        maybe_aware(row.predicted_failure_at),
+                    ),
                 )
             if row.status == S.RESOLVED:
                 self._reopen(session, row, finding)
@@ -350,7 +355,7 @@ class WorkOrderService:
         row.sla_breached_wall_at = None
         now = self.clock()
         row.created_wall_at = now
-        row.due_wall_at = self.sla.due(now, row.severity)
+        row.due_wall_at = self.sla.due(now, row.severity, maybe_aware(row.predicted_failure_at))
         self._audit(
             session,
             row,
@@ -396,7 +401,7 @@ class WorkOrderService:
             verify_cycles=0,
             created_wall_at=now,
             updated_wall_at=now,
-            due_wall_at=self.sla.due(now, str(finding.severity)),
+            due_wall_at=self.sla.due(now, str(finding.severity), finding.predicted_failure_at),
         )
         with self.sessions.begin() as session:
             session.add(row)
@@ -614,7 +619,9 @@ class WorkOrderService:
                 row.sla_breached_wall_at = None
                 now = self.clock()
                 row.created_wall_at, row.updated_wall_at = now, now
-                row.due_wall_at = self.sla.due(now, row.severity)
+                row.due_wall_at = self.sla.due(
+                    now, row.severity, maybe_aware(row.predicted_failure_at)
+                )
                 limit = (
                     f"{self.config.recovery_timeout_cycles} cycles"
                     if state.kind == Kind.WASHER

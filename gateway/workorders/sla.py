@@ -9,6 +9,9 @@ time (a fleet replayed at 1000x would otherwise breach every SLA in seconds).
 >>> policy = SlaPolicy()
 >>> policy.due(datetime(2026, 7, 14, 8, tzinfo=UTC), "high").isoformat()
 '2026-07-15T08:00:00+00:00'
+>>> policy.due(datetime(2026, 7, 14, 8, tzinfo=UTC), "low",
+...            predicted_failure_at=datetime(2026, 7, 14, 20, tzinfo=UTC)).isoformat()
+'2026-07-14T20:00:00+00:00'
 """
 
 from __future__ import annotations
@@ -47,5 +50,15 @@ def higher_severity(a: str, b: str) -> str:
 class SlaPolicy:
     hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLA_HOURS))
 
-    def due(self, created_wall_at: datetime, severity: str) -> datetime:
-        return created_wall_at + timedelta(hours=self.hours.get(severity, 72.0))
+    def due(
+        self, created_wall_at: datetime, severity: str, predicted_failure_at: datetime | None = None
+    ) -> datetime:
+        """Creation + the severity's hours, or the predicted failure if that comes sooner.
+
+        The prediction only counts when it lies ahead of the wall clock: on replayed or
+        accelerated data it is long past, and people cannot act in the past.
+        """
+        due = created_wall_at + timedelta(hours=self.hours.get(severity, 72.0))
+        if predicted_failure_at is not None and created_wall_at < predicted_failure_at < due:
+            return predicted_failure_at
+        return due
