@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rich.console import Group
+from rich.console import Group, NewLine
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -46,7 +46,7 @@ def live_view(progress: Progress, notice_at: dict[str, datetime | None]) -> Grou
     for column in ("opened (device time)", "device", "fault", "confidence", "severity"):
         table.add_column(column)
     table.add_column("status")
-    table.add_column("lead time (first notice or order) vs customer", justify="right")
+    table.add_column("lead time vs customer notice", justify="right")
     for order in orders[-18:]:
         table.add_row(
             order["opened_at"].replace("T", " ")[:16],
@@ -57,7 +57,8 @@ def live_view(progress: Progress, notice_at: dict[str, datetime | None]) -> Grou
             Text(order["status"], style=STATUS_STYLE.get(order["status"], "")),
             _lead(notice_at.get(order["device_id"]), order["first_seen_at"]),
         )
-    return Group(head, ProgressBar(total=1.0, completed=progress.fraction, width=60), table)
+    bar = ProgressBar(total=1.0, completed=progress.fraction, width=60)
+    return Group(head, bar, NewLine(), table)
 
 
 def summary_tables(result: DemoResult) -> list[Any]:
