@@ -41,7 +41,10 @@ def _port_free(port: int) -> bool:
 
 
 def demo(  # noqa: PLR0917 - typer options
-    devices: Annotated[int, typer.Option(min=2, max=200, help="appliances in the fleet")] = 30,
+    devices: Annotated[
+        int | None,
+        typer.Option(min=2, max=200, help="appliances in the fleet [default: 30; 20 on amqtt]"),
+    ] = None,
     days: Annotated[float, typer.Option(min=20, max=120, help="days of device time")] = 21.0,
     seed: Annotated[int, typer.Option(help="fleet seed (same seed, same run)")] = 7,
     port: Annotated[int, typer.Option(min=0, max=65535, help="API port (0: any free)")] = 8080,
@@ -60,6 +63,17 @@ def demo(  # noqa: PLR0917 - typer options
         console.print(f"[yellow]port {port} is busy: serving the API on a free port instead")
         port = 0
     port = port or _any_free_port()
+    if devices is None:
+        from gateway.broker import find_mosquitto
+
+        devices = 30
+        if find_mosquitto() is None:
+            devices = 20
+            console.print(
+                "[yellow]Mosquitto is not installed: the embedded broker is amqtt (pure Python, "
+                "slower), so the demo fleet is 20 appliances. `apt install mosquitto` for the "
+                "full fleet."
+            )
     run = DemoRun(DemoOptions(devices=devices, days=days, seed=seed, api_port=port))
     started = time.monotonic()
     try:
