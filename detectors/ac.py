@@ -132,6 +132,11 @@ class AcFeatures:
         self.s = layout.scalar
         self.buffer_at = layout.buffer_at
         self.faults = list(detector_faults())
+        s = self.s
+        self.stuck_slots = [
+            (name, s[f"stuck_value{i}"], s[f"stuck_n{i}"], s[f"stuck{i}_since"])
+            for i, name in enumerate(THERMISTORS)
+        ]
 
     def on_sample(self, state: DeviceState, r: AcReadings, ts: float, gap: float) -> list[Signal]:
         v = state.v
@@ -258,16 +263,16 @@ class AcFeatures:
         else:
             v[s["fan_low_since"]] = NAN
         frozen: list[Evidence] = []
-        values = [getattr(r, name) for name in THERMISTORS]
-        for i, value in enumerate(values):
+        for i, (name, at_value, at_n, at_since) in enumerate(self.stuck_slots):
+            value = getattr(r, name)
             if value is None:
                 continue
-            if value == v[s[f"stuck_value{i}"]]:
-                v[s[f"stuck_n{i}"]] += 1
+            if value == v[at_value]:
+                v[at_n] += 1
                 # A healthy thermistor repeats a rounded value for a few minutes in steady
                 # state (at most ~15 samples in a month of fleet data); a stuck one forever.
-                repeats = v[s[f"stuck_n{i}"]]
-                if repeats >= STUCK_SAMPLES and ts - v[s[f"stuck{i}_since"]] >= STUCK_HOLD_S:
+                repeats = v[at_n]
+                if repeats >= STUCK_SAMPLES and ts - v[at_since] >= STUCK_HOLD_S:
                     frozen.append(
                         Evidence(
                             signal=f"{THERMISTORS[i]}_change",
@@ -277,9 +282,9 @@ class AcFeatures:
                         )
                     )
             else:
-                v[s[f"stuck_value{i}"]] = value
-                v[s[f"stuck_n{i}"]] = 0.0
-                v[s[f"stuck{i}_since"]] = ts
+                v[at_value] = value
+                v[at_n] = 0.0
+                v[at_since] = ts
         impossible = self._impossible(r, mode)
         if impossible is None:
             v[s["impossible_since"]] = NAN

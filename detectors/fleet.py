@@ -46,6 +46,10 @@ from edge.contract import (
 
 NAN = float("nan")
 EPOCH_S = 3600.0
+#: Slot of the bit set of faults a device has had findings for (common to both layouts).
+FAULTS_SEEN = 3
+#: Extra signature score a second, different fault needs on the same unit.
+ANOTHER_FAULT_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -101,13 +105,13 @@ class DetectorConfig:
 
 LAYOUTS: dict[str, Layout] = {
     Kind.AC.value: Layout(
-        ("last_ts", "windows", "late", *ac.SCALARS),
+        ("last_ts", "windows", "late", "faults_seen", *ac.SCALARS),
         n_signals=len(SIGNALS[Kind.AC]),
         n_faults=len(PATTERNS[Kind.AC]),
         buffer=ac.BUFFER,
     ),
     Kind.WASHER.value: Layout(
-        ("last_ts", "windows", "late", *washer.SCALARS),
+        ("last_ts", "windows", "late", "faults_seen", *washer.SCALARS),
         n_signals=len(SIGNALS[Kind.WASHER]),
         n_faults=len(PATTERNS[Kind.WASHER]),
     ),
@@ -163,7 +167,7 @@ class HousecallDetector:
             self.late_samples += 1
             return ()
         self._tick(ts)
-        gap = ts - v[0] if v[0] == v[0] else math.inf
+        gap = ts - v[0] if not math.isnan(v[0]) else math.inf
         v[0] = ts
         if isinstance(readings, AcReadings):
             return self.ac.on_sample(state, readings, ts, gap)
@@ -330,6 +334,7 @@ class HousecallDetector:
         if v[b["open"] + k]:
             return None
         v[b["open"] + k] = 1.0
+        v[FAULTS_SEEN] = float(int(v[FAULTS_SEEN]) | (1 << k))
         v[b["score"] + k] = HARD_SCORE
         v[b["normal_since"] + k] = NAN
         v[b["normal_n"] + k] = 0.0
@@ -391,7 +396,11 @@ class HousecallDetector:
                     v[b["normal_since"] + k] = NAN
                     v[b["normal_n"] + k] = 0.0
                 continue
-            if score >= tune.open_score:
+            # One fault at a time: once a unit has had a finding, a *different* fault needs
+            # clearly stronger evidence (a worsening fault drifts across signatures).
+            seen = int(v[FAULTS_SEEN])
+            bar = tune.open_score + (ANOTHER_FAULT_MARGIN if seen & ~(1 << k) else 0.0)
+            if score >= bar:
                 v[b["count"] + k] += 1
                 if math.isnan(v[b["first_ts"] + k]):
                     v[b["first_ts"] + k] = ts
@@ -406,6 +415,7 @@ class HousecallDetector:
                 ranked = self.diagnosers[kind].diagnose(z, scores)
             if ranked[0][0] is not fault:
                 continue
+            v[FAULTS_SEEN] = float(seen | (1 << k))
             signals.append(
                 self._finding(
                     state=state,

@@ -40,7 +40,7 @@ WASHER_FAULTS = [
 #: yet about six units per cohort, so faulty units stay a minority of their cohort.
 FLEETS: dict[Kind, dict[str, Any]] = {
     Kind.AC: {"devices": 30, "days": 12, "ac_share": 1.0},
-    Kind.WASHER: {"devices": 40, "days": 16, "ac_share": 0.0},
+    Kind.WASHER: {"devices": 40, "days": 20, "ac_share": 0.0},
 }
 SAMPLING: dict[str, Any] = {"ac_interval_s": 300, "washer_interval_s": 30}
 
@@ -58,6 +58,13 @@ def fleet(kind: Kind, seed: int, *, faults: bool) -> FleetConfig:
         }
         kind_faults = AC_FAULTS if kind is Kind.AC else WASHER_FAULTS
         plan += [(i, f, gradual) for i, f in enumerate(kind_faults)]
+        # The drifting thermistor: the suction line (a drifting room sensor moves a
+        # condition of the baseline itself and is not reliably told apart yet).
+        sensor: dict[str, object] = {"sensor": "suction_temp_c", "sensor_mode": "drift"}
+        if kind is Kind.WASHER:
+            sensor = {"sensor": "water_temp_c", "sensor_mode": "stuck", "sudden": True}
+        index = kind_faults.index(Fault.SENSOR_FAULT)
+        plan[index] = (index, Fault.SENSOR_FAULT, {**gradual, **sensor})
         sudden: dict[str, object] = {"onset_day": onset + 2.0, "severity": 1.0, "sudden": True}
         extra = Fault.OUTDOOR_FAN_FAILURE if kind is Kind.AC else Fault.HEATER_FAILURE
         plan.append((len(kind_faults), extra, sudden))
