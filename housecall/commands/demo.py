@@ -17,9 +17,6 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from housecall.demo.run import DemoOptions, DemoRun
-from housecall.demo.view import live_view, summary_tables
-
 
 def register(app: typer.Typer) -> None:
     app.command(name="demo")(demo)
@@ -54,7 +51,10 @@ def demo(  # noqa: PLR0917 - typer options
     exit_after: Annotated[bool, typer.Option("--exit", help="same as --no-serve")] = False,
 ) -> None:
     """Run a simulated fleet through the gateway, detectors and work orders."""
+    # Imported here, not at module level: every `housecall` start would pay for them.
     from housecall.cli import UserError
+    from housecall.demo.run import DemoOptions, DemoRun
+    from housecall.demo.view import live_view, summary_tables
 
     console = Console()
     if not console.is_terminal:  # piped or captured: wide enough for the tables

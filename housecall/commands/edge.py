@@ -17,14 +17,16 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from edge.agent import EdgeAgent, EdgeConfig
 from edge.mqtt_url import MqttUrl
+
+if TYPE_CHECKING:
+    from edge.agent import EdgeAgent, EdgeConfig
 
 console = Console(stderr=True)
 
@@ -88,6 +90,8 @@ def edge_command(  # noqa: PLR0917 (typer: one parameter per flag)
         status_interval_s=status_interval_s,
     )
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    from edge.agent import EdgeAgent  # numpy and the outbox: loaded only when the agent runs
+
     try:
         agent = EdgeAgent(config)
     except sqlite3.Error as err:
@@ -156,6 +160,8 @@ def _config(
     if not outbox.parent.exists():
         raise UserError(f"--outbox: folder {outbox.parent} does not exist")
     try:
+        from edge.agent import EdgeConfig
+
         return EdgeConfig(
             local_url=urls["--local-url"],
             upstream_url=urls["--upstream-url"],

@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,10 +22,10 @@ from rich.table import Table
 
 from edge.contract import Channel
 from edge.mqtt_url import MqttUrl
-from edge.publisher import PublishError
-from simulators.fleet import FleetConfig, FleetRun, SimMessage
-from simulators.publish import publish_fleet, write_jsonl, write_truth
-from simulators.scenario import Scenario, ScenarioError
+
+if TYPE_CHECKING:
+    from simulators.fleet import FleetRun, SimMessage
+    from simulators.scenario import Scenario
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +72,12 @@ def simulate(
     ] = 1000,
 ) -> None:
     """Simulate a fleet of ACs and washers (physics, faults, confounders) in device time."""
+    # Imported here so that every other `housecall` command starts without numpy and physics.
+    from edge.publisher import PublishError
     from housecall.cli import UserError
+    from simulators.fleet import FleetConfig, FleetRun
+    from simulators.publish import publish_fleet, write_jsonl, write_truth
+    from simulators.scenario import Scenario, ScenarioError
 
     if mqtt_url and out:
         raise UserError("give either --mqtt-url or --out, not both")
