@@ -50,12 +50,14 @@ from detectors.api import FleetDetector
 from edge.contract import APPLIANCE_SUBSCRIPTION
 from edge.mqtt_url import MqttUrl
 from gateway.pipeline import BatchResult
-from gateway.runtime import Gateway
+from gateway.runtime import DEFAULT_BATCH_MAX, Gateway
 from gateway.settings import load_settings
 from gateway.timeseries.spool import SpoolEntry
 from tests.servers import Mosquitto, VictoriaMetrics, scratch_dir
 
 Message = tuple[str, bytes]
+#: The gateway's largest batch (``--batch-max``); its default otherwise.
+BATCH_MAX = [DEFAULT_BATCH_MAX]
 
 
 # -- messages ----------------------------------------------------------------------------
@@ -379,8 +381,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    parser.add_argument("--batch-max", type=int, default=DEFAULT_BATCH_MAX)
     args = parser.parse_args()
 
+    BATCH_MAX[0] = args.batch_max
     live_count = int(args.rate * args.seconds)
     print(f"simulating {args.devices} appliances ...", flush=True)
     all_messages = fleet_messages(args.devices, args.messages + live_count, args.seed)
