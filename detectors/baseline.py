@@ -34,7 +34,7 @@ NAN = float("nan")
 class CohortBaseline:
     """Per-signal regressions of healthy behaviour, with the fleet's residual spread."""
 
-    __slots__ = ("external", "floors", "models", "pending", "samples", "spread")
+    __slots__ = ("external", "floors", "high", "low", "models", "pending", "samples", "spread")
 
     def __init__(self, floors: tuple[float, ...], external: frozenset[int] = frozenset()):
         self.models = [linear_model.BayesianLinearRegression(alpha=0.1, beta=1.0) for _ in floors]
@@ -44,6 +44,25 @@ class CohortBaseline:
         #: Fleet-wide robust spread (EW mean absolute residual, per-unit offsets removed).
         self.spread = [3.0 * f for f in floors]
         self.pending: list[tuple[float, str, Conditions, Conditions, list[float]]] = []
+        #: Range of every condition feature learned so far: outside it we would extrapolate.
+        self.low: dict[str, float] = {}
+        self.high: dict[str, float] = {}
+
+    def covers(self, x: Conditions) -> bool:
+        """Whether ``x`` lies within (a little beyond) the conditions the cohort has seen.
+
+        A heat wave hotter than any day so far asks the regression to extrapolate; its
+        residuals say more about the model than about the unit, so they are not judged.
+        """
+        for name, value in x.items():
+            low = self.low.get(name)
+            if low is None:
+                return False
+            high = self.high[name]
+            margin = 0.1 * (high - low) + 0.05
+            if not low - margin <= value <= high + margin:
+                return False
+        return True
 
     def predict(self, x: Conditions, x_external: Conditions) -> list[float]:
         """Expected value of every signal; NaN for a signal not learned yet."""
@@ -68,6 +87,11 @@ class CohortBaseline:
             return
         self.pending.sort(key=lambda item: (item[0], item[1]))
         for _, _, x, x_external, y in self.pending:
+            for name, value in x.items():
+                if value < self.low.get(name, math.inf):
+                    self.low[name] = value
+                if value > self.high.get(name, -math.inf):
+                    self.high[name] = value
             for index, value in enumerate(y):
                 if not math.isnan(value):
                     features = x_external if index in self.external else x

@@ -28,6 +28,7 @@ from detectors import ac, washer
 from detectors.api import Finding, Outcome, Recovery, Signal
 from detectors.baseline import CohortBaseline, Conditions
 from detectors.diagnosis import Diagnoser, fault_scores
+from detectors.errors import error_fault
 from detectors.signatures import HARD_SCORE, PATTERNS, SIGNALS, SignalSpec
 from detectors.state import DeviceState, Layout
 from edge.contract import (
@@ -35,6 +36,7 @@ from edge.contract import (
     Alternative,
     Birth,
     CycleEndEvent,
+    ErrorEvent,
     EventBase,
     Evidence,
     Fault,
@@ -174,6 +176,8 @@ class HousecallDetector:
         return self.washer.on_sample(state, readings, ts, gap)
 
     def on_event(self, event: EventBase) -> Sequence[Signal]:
+        if isinstance(event, ErrorEvent):
+            return self._on_error(event)
         if not isinstance(event, CycleEndEvent):
             return ()
         state = self._state(event.device_id, Kind.WASHER)
@@ -182,6 +186,25 @@ class HousecallDetector:
         ts = event.ts.timestamp()
         self._tick(ts)
         return self.washer.on_cycle_end(state, event, ts)
+
+    def _on_error(self, event: ErrorEvent) -> Sequence[Signal]:
+        state = self.devices.get(event.device_id)
+        if state is None:
+            return ()
+        kind = Kind(state.kind)
+        fault = error_fault(kind, event.data.text)
+        if fault is None:
+            return ()
+        evidence = (
+            Evidence(
+                signal=f"error {event.data.code}: {event.data.text}",
+                baseline=0.0,
+                observed=1.0,
+                unit="event",
+            ),
+        )
+        finding = self.hard_finding(state, kind, fault, event.ts.timestamp(), evidence)
+        return (finding,) if finding is not None else ()
 
     def learn_from_outcome(self, outcome: Outcome) -> None:
         state = self.devices.get(outcome.device_id)
@@ -259,6 +282,7 @@ class HousecallDetector:
         n = layout.n_signals
         cohort = self.cohort(kind, state.model, regime)
         expected = cohort.predict(x, x_external)
+        covered = cohort.covers(x)
         v[1] += 1
         z = [NAN] * n
         warmed = 0
@@ -266,7 +290,12 @@ class HousecallDetector:
         residuals = [NAN] * n
         for i in range(n):
             value = y[i]
-            if math.isnan(value) or math.isnan(expected[i]) or cohort.samples[i] < tune.cohort_min:
+            if (
+                not covered
+                or math.isnan(value)
+                or math.isnan(expected[i])
+                or cohort.samples[i] < tune.cohort_min
+            ):
                 continue
             available += 1
             residual = value - expected[i]

@@ -36,7 +36,7 @@ LOW_SPIN_MAX_RPM = 600.0
 TOP_SPIN_MIN_RPM = 400.0
 LEVEL_EMPTY_MM = 5.0
 LEVEL_HOLD_S = 180.0
-FILL_STUCK_S = 180.0
+FILL_STUCK_S = 300.0
 FILL_STUCK_RANGE_MM = 8.0
 SCALARS = (
     "cycle_start",
@@ -132,7 +132,8 @@ class WasherFeatures:
             if r.drain_pump_current_a is not None and r.drain_pump_current_a > 0.02:
                 v[s["pump_sum"]] += r.drain_pump_current_a
                 v[s["pump_n"]] += 1
-        if r.heater_on and temp is not None:
+        # Only the heat phase: while filling, cold inflow hides the heater's work.
+        if r.heater_on and temp is not None and phase == _PHASES[WasherPhase.HEAT]:
             if math.isnan(v[s["heat_start"]]):
                 v[s["heat_start"]] = ts
                 v[s["heat_start_temp"]] = temp
@@ -147,9 +148,10 @@ class WasherFeatures:
                 signals.extend(self._heater_rule(state, temp, ts))
         else:
             self._close_heating(v)
-            if power is not None and phase in (
-                _PHASES[WasherPhase.WASH],
-                _PHASES[WasherPhase.HEAT],
+            if (
+                power is not None
+                and not r.heater_on
+                and phase in (_PHASES[WasherPhase.WASH], _PHASES[WasherPhase.HEAT])
             ):
                 base = v[s["base_power"]]
                 v[s["base_power"]] = power if math.isnan(base) else base + 0.3 * (power - base)

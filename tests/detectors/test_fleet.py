@@ -6,11 +6,14 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
+from detectors.api import Finding
 from detectors.fleet import HousecallDetector
-from edge.contract import Fault, Kind
-from simulators.fleet import FleetConfig
+from edge.contract import EVENT_ADAPTER, Birth, Fault, Kind, Telemetry
+from simulators.fleet import FleetConfig, make_devices
+from simulators.washer import WasherUnit
 from tests.detectors.fleet_helpers import (
     feed,
     messages,
@@ -50,25 +53,59 @@ def fleet(kind: Kind, seed: int, *, faults: bool) -> FleetConfig:
     plan: list[tuple[int, Fault, dict[str, object]]] = []
     if faults:
         onset = size["days"] / 2.0
+        # Washers show a fault once per cycle (about one a day): they get a longer ramp.
+        ramp = 6.0 if kind is Kind.AC else 10.0
         gradual: dict[str, object] = {
-            "onset_day": onset - 1.0,
-            "ramp_days": 6.0,
+            "onset_day": onset - 1.0 if kind is Kind.AC else 6.0,
+            "ramp_days": ramp,
             "severity": 1.0,
             "sudden": False,
         }
         kind_faults = AC_FAULTS if kind is Kind.AC else WASHER_FAULTS
-        plan += [(i, f, gradual) for i, f in enumerate(kind_faults)]
+        units = busiest_units(kind, seed, size)
+        plan += [(units[i], f, gradual) for i, f in enumerate(kind_faults)]
         # The drifting thermistor: the suction line (a drifting room sensor moves a
         # condition of the baseline itself and is not reliably told apart yet).
         sensor: dict[str, object] = {"sensor": "suction_temp_c", "sensor_mode": "drift"}
         if kind is Kind.WASHER:
             sensor = {"sensor": "water_temp_c", "sensor_mode": "stuck", "sudden": True}
         index = kind_faults.index(Fault.SENSOR_FAULT)
-        plan[index] = (index, Fault.SENSOR_FAULT, {**gradual, **sensor})
+        plan[index] = (units[index], Fault.SENSOR_FAULT, {**gradual, **sensor})
         sudden: dict[str, object] = {"onset_day": onset + 2.0, "severity": 1.0, "sudden": True}
         extra = Fault.OUTDOOR_FAN_FAILURE if kind is Kind.AC else Fault.HEATER_FAILURE
-        plan.append((len(kind_faults), extra, sudden))
+        plan.append((units[len(kind_faults)], extra, sudden))
     return FleetConfig(**size, **SAMPLING, seed=seed, scenario=scenario_with(plan))
+
+
+def busiest_units(kind: Kind, seed: int, size: dict[str, Any]) -> list[int]:
+    """Device indices, washers that run most cycles and heat their water first.
+
+    A washer used twice a week shows a fault in too few cycles for a two-week test fleet;
+    the habits are read from the simulator's own seeded draw (``WasherUnit``).
+    """
+    devices = make_devices(FleetConfig(**size, **SAMPLING, seed=seed))
+    if kind is Kind.AC:
+        return [d.index for d in devices]
+    habits = {
+        d.index: WasherUnit(d.spec, np.random.default_rng([seed, 5, d.index]))  # type: ignore[arg-type]
+        for d in devices
+    }
+    heats = {"cotton", "cotton60", "synthetic"}
+    busy = sorted(habits, key=lambda i: -habits[i].cycles_per_week)
+    heating = [i for i in busy if habits[i].favourite in heats]
+    # heater and probe faults (indices 3 and 6 of WASHER_FAULTS, and the sudden heater)
+    # go to units that heat; the rest to the busiest of the others.
+    others = [i for i in busy if i not in heating[:3]]
+    return [
+        others[0],
+        others[1],
+        others[2],
+        heating[0],
+        others[3],
+        others[4],
+        heating[1],
+        heating[2],
+    ]
 
 
 @pytest.mark.slow
@@ -147,8 +184,6 @@ def test_state_round_trips_and_continues_identically() -> None:
 
 def test_restore_refuses_another_devices_state() -> None:
     detector = HousecallDetector()
-    from edge.contract import Birth
-
     detector.on_birth(
         Birth.model_validate(
             {
@@ -167,3 +202,64 @@ def test_restore_refuses_another_devices_state() -> None:
     assert detector.snapshot("ac-2") is None
     with pytest.raises(ValueError, match="belongs to ac-1"):
         detector.restore("ac-2", state)
+
+
+def _birth(device_id: str, kind: str) -> Birth:
+    return Birth.model_validate(
+        {
+            "schema": "housecall.birth/1",
+            "device_id": device_id,
+            "kind": kind,
+            "brand": "A",
+            "model": "M",
+            "ts": "2026-06-01T00:00:00Z",
+        },
+        strict=False,
+    )
+
+
+def test_an_error_code_naming_the_part_opens_a_finding_once() -> None:
+    detector = HousecallDetector()
+    detector.on_birth(_birth("ac-7", "ac"))
+    event = EVENT_ADAPTER.validate_python(
+        {
+            "schema": "housecall.event/1",
+            "device_id": "ac-7",
+            "seq": 1,
+            "ts": "2026-06-02T10:00:00Z",
+            "type": "error",
+            "data": {"code": "E8", "text": "outdoor fan motor locked"},
+        },
+        strict=False,
+    )
+    (finding,) = detector.on_event(event)
+    assert isinstance(finding, Finding)
+    assert finding.fault is Fault.OUTDOOR_FAN_FAILURE
+    assert finding.observed_at == event.ts
+    assert detector.on_event(event) == ()
+    vague = event.model_copy(
+        update={"data": event.data.model_copy(update={"text": "high pressure protection"})}
+    )
+    assert detector.on_event(vague) == ()
+
+
+def test_late_and_out_of_order_samples_are_counted_and_skipped() -> None:
+    detector = HousecallDetector()
+    detector.on_birth(_birth("ac-8", "ac"))
+
+    def sample(seq: int, minute: int) -> Telemetry:
+        return Telemetry.model_validate(
+            {
+                "schema": "housecall.telemetry/1",
+                "device_id": "ac-8",
+                "seq": seq,
+                "ts": f"2026-06-02T10:{minute:02d}:00Z",
+                "readings": {"mode": "cool", "compressor_hz": 40.0, "room_temp_c": 26.0},
+            },
+            strict=False,
+        )
+
+    assert not detector.on_telemetry(sample(1, 10))
+    assert not detector.on_telemetry(sample(2, 5))  # older than what we have
+    assert not detector.on_telemetry(sample(1, 10))  # a duplicate
+    assert detector.late_samples == 2
