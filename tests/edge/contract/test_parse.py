@@ -118,6 +118,7 @@ BAD_VALUES = st.one_of(
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
     st.just(True),
 )
+NOT_AN_OBJECT = st.one_of(st.text(max_size=5), st.lists(st.integers(), max_size=2), st.just(True))
 
 
 @st.composite
@@ -147,7 +148,8 @@ def corrupted(draw: st.DrawFn) -> tuple[str, bytes, set[Reason]]:
     allowed = {Reason.INVALID}
     if mutation == "wrong_type":
         field = draw(st.sampled_from(["seq", "ts", "readings", "device_id"]))
-        payload[field] = draw(BAD_VALUES)
+        # Any object is valid readings (unknown names are ignored), so readings get a non-object.
+        payload[field] = draw(NOT_AN_OBJECT if field == "readings" else BAD_VALUES)
         allowed = {Reason.INVALID, Reason.DEVICE_MISMATCH}
     elif mutation == "missing":
         del payload[draw(st.sampled_from(["seq", "ts", "readings", "device_id"]))]
