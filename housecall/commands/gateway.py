@@ -14,13 +14,17 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.exc import OperationalError
 
-from detectors.api import FleetDetector
 from gateway.settings import load_settings
+
+if TYPE_CHECKING:
+    from detectors.api import FleetDetector
+
+#: The detectors the gateway runs unless told otherwise (``--detector none`` runs none).
+DEFAULT_DETECTOR = "detectors.fleet:HousecallDetector"
 
 
 def register(app: typer.Typer) -> None:
@@ -51,12 +55,16 @@ def gateway_command(  # noqa: PLR0917 - typer maps each flag to a parameter
     spool_max_bytes: Annotated[int | None, typer.Option(help="disk spool size bound")] = None,
     detector: Annotated[
         str | None,
-        typer.Option(help="FleetDetector factory as module:attribute (default: none)"),
-    ] = None,
+        typer.Option(help="FleetDetector factory as module:attribute, or 'none'"),
+    ] = DEFAULT_DETECTOR,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING...")] = "INFO",
 ) -> None:
     """Run the gateway in the foreground: MQTT ingest, storage, detectors, HTTP API."""
+    from sqlalchemy.exc import OperationalError
+
+    from gateway.quality.config_files import ConfigFileError
     from gateway.workorders.loop import build_gateway
+    from housecall.cli import UserError
 
     settings = load_settings(
         mqtt_url=mqtt_url,
@@ -87,16 +95,16 @@ def gateway_command(  # noqa: PLR0917 - typer maps each flag to a parameter
             gateway.run_forever(stop)
         finally:
             service_loop.stop()
+    except ConfigFileError as err:  # a price list, warranty policy or roster with errors
+        raise UserError(str(err)) from None
     except OperationalError as err:  # the SQL store is unreachable or refuses us
-        from housecall.cli import UserError
-
         reason = str(err.orig or err).strip().splitlines()[0]
         raise UserError(f"cannot use the database {settings.database_url!r}: {reason}") from None
 
 
 def load_detector(spec: str | None) -> FleetDetector | None:
     """Instantiate ``module:attribute`` (a class or factory taking no arguments)."""
-    if not spec:
+    if not spec or spec.lower() == "none":
         return None
     from housecall.cli import UserError
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
+
 HOUSECALL = Path(sys.executable).parent / "housecall"
 
 
@@ -57,3 +59,21 @@ def test_a_bad_setting_gets_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines == [lines[0]]
     assert lines[0].startswith("housecall: error: HOUSECALL_API_PORT: ")
+
+
+def test_a_broken_policy_file_gets_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text("[brands.Aurora]\ncall_out = 'free'\n[[[broken\n")
+    result = subprocess.run(
+        [str(HOUSECALL), "gateway", "--api-port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "HOUSECALL_PRICE_LIST": str(prices)},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"housecall: error: {prices}:3"), result.stderr
+    assert "Traceback" not in result.stderr

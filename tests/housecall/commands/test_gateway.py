@@ -96,3 +96,11 @@ def test_an_unreachable_database_is_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("housecall: error: cannot use the database ")
+
+
+def test_the_gateway_runs_the_housecall_detectors_unless_told_none() -> None:
+    from detectors.fleet import HousecallDetector
+    from housecall.commands.gateway import DEFAULT_DETECTOR, load_detector
+
+    assert isinstance(load_detector(DEFAULT_DETECTOR), HousecallDetector)
+    assert load_detector("none") is None
