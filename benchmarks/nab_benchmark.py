@@ -22,8 +22,9 @@ from rich.table import Table
 
 from benchmarks.nab_scorer import PROFILES, best_threshold, load_corpus, score_corpus
 from detectors.streaming import RobustResidualScorer
+from tests.datasets import shared_dataset
 
-NAB_DIR = Path("/work/shared/datasets/nab")
+NAB_DIR = shared_dataset("nab")
 #: Declared before scoring: report a value whose recent surprise has a Gaussian tail
 #: probability below 1e-4 (surprise = -log10 p >= 4).
 FIXED_THRESHOLD = 4.0

@@ -6,15 +6,15 @@ Run ``.venv/bin/python -m tests.edge.test_features`` (or pytest with ``-s``) for
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edge.features import FeatureError, FloatArray, vibration_features
 from edge.vibration_burst import BurstError, make_burst, parse_burst
+from tests.datasets import shared_dataset
 
-CWRU = Path("/work/shared/datasets/cwru")
+CWRU = shared_dataset("cwru")
 RATE_HZ, RPM = 12_000, 1797.0
 NORMAL = "1797_Normal"
 FAULTS = sorted(p.stem for p in CWRU.glob("1797_*_DE12.npz"))
