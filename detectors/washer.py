@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 NAN = float("nan")
 NEW_CYCLE_GAP_S = 1800.0
-HEATER_HOLD_S = 600.0
+HEATER_HOLD_S = 900.0
+HEATER_COLD_MARGIN_K = 8.0
 HEATER_MIN_RISE_K = 0.5
 HEATER_STEP_W = 800.0
 LOW_SPIN_MIN_RPM = 150.0
@@ -266,7 +267,9 @@ class WasherFeatures:
         v = state.v
         s = self.s
         rise = temp - v[s["heat_start_temp"]]
-        if rise >= HEATER_MIN_RISE_K:
+        # Only water well below its target must warm: near the target a healthy washer
+        # holds the temperature, and the reading may even sag as the load soaks up heat.
+        if rise >= HEATER_MIN_RISE_K or not temp < v[s["target_temp"]] - HEATER_COLD_MARGIN_K:
             return []
         heating_power = _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]])
         step = heating_power - v[s["base_power"]]
