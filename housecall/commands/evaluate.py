@@ -126,16 +126,16 @@ def _row(table: Table, row: FaultRow, style: str = "") -> None:
 
 
 def _fault_table(report: Report, title: str) -> Table:
-    table = Table(title=title)
+    table = Table(title=title, caption="lead: days from the order to the customer's notice")
     for name, justify in (
         ("fault", "left"),
-        ("injected", "right"),
+        ("inj", "right"),
         ("noticed", "right"),
         ("order before notice", "right"),
-        ("median lead (d)", "right"),
-        ("p10 lead (d)", "right"),
-        ("sudden: min from first operation (median / max)", "right"),
-        ("sudden: min from onset (median)", "right"),
+        ("lead med d", "right"),
+        ("lead p10 d", "right"),
+        ("sudden min after operating med/max", "right"),
+        ("sudden min after onset", "right"),
         ("top-1", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]

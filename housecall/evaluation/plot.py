@@ -48,7 +48,9 @@ def write_png(result: EvaluationResult, path: Path, title: str) -> None:
         right.legend(fontsize=7, loc="upper left")
         right.set_ylabel("smoothed residual (z)")
         right.set_title(f"{trace.device_id}: onset (dotted), order (black), notice (red)")
-        fig.autofmt_xdate()
+        for label in right.get_xticklabels():
+            label.set_rotation(30)
+            label.set_horizontalalignment("right")
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -30,7 +30,7 @@ def test_evaluate_runs_end_to_end_on_a_tiny_fleet_and_writes_the_plot(tmp_path: 
     assert result.returncode == 0, result.stderr
     for heading in (
         "order before notice",
-        "median lead",
+        "lead med",
         "top-1",
         "precision",
         "false orders per 1,000 healthy device-days",
