@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from tests.gateway.quality.helpers import fresh_engine
+from tests.gateway.workorders.helpers import fresh_engine
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'housecall.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+@pytest.fixture
+def db_url(database_url: str) -> str:
+    """SQLite and a real PostgreSQL, from ``tests/gateway/conftest.py``."""
+    return database_url
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from sqlalchemy.orm import sessionmaker
 
 from detectors.api import Finding, Recovery
 from edge.contract import Evidence, Fault, Kind, Notice, Severity
-from gateway.db import create_schema, make_engine
 from gateway.device_table import Device
 from gateway.quality import tables as _quality_tables  # noqa: F401 - registers the tables
 from gateway.quality.service import QualityService
@@ -21,12 +20,6 @@ from gateway.workorders.tables import ProviderRow, TechnicianRow
 
 T0 = datetime(2026, 7, 14, 13, 5, tzinfo=UTC)
 WALL0 = datetime(2026, 7, 14, 8, 0, tzinfo=UTC)
-
-
-def fresh_engine(url: str) -> Engine:
-    engine = make_engine(url)
-    create_schema(engine)
-    return engine
 
 
 class Clock:

@@ -14,8 +14,9 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.quality.tables import HistoryRecordRow
 from housecall.cli import main
-from tests.gateway.quality.helpers import WALL0, fresh_engine, make_rig
+from tests.gateway.quality.helpers import WALL0, make_rig
 from tests.gateway.quality.test_scorecards import simulate
+from tests.gateway.workorders.helpers import fresh_engine
 
 HOUSECALL = str(Path(sys.executable).with_name("housecall"))
 

@@ -26,9 +26,9 @@ from tests.gateway.quality.helpers import (
     add_device,
     add_provider,
     finding,
-    fresh_engine,
     visit,
 )
+from tests.gateway.workorders.helpers import fresh_engine
 from tests.servers import Mosquitto
 
 
