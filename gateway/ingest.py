@@ -196,18 +196,7 @@ class MqttIngest:
 
     def take(self, max_items: int, timeout_s: float) -> list[Delivery]:
         """Wait up to ``timeout_s`` for one delivery, then take what else is queued (<= max)."""
-        try:
-            first = self.queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return []
-        items = [first]
-        while len(items) < max_items:
-            try:
-                items.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        self.metrics.queue_depth.set(self.queue.qsize())
-        return items
+        return take_batch(self.queue, max_items, timeout_s, self.metrics)
 
     def ack(self, deliveries: Sequence[Delivery]) -> int:
         """Acknowledge stored deliveries, in order; returns how many were sent."""
@@ -276,3 +265,28 @@ class MqttIngest:
                 log.warning("MQTT connection to %s lost (%s); reconnecting", self.url, reason)
         finally:
             self._disconnected.set()
+
+
+def take_batch(
+    deliveries: queue.SimpleQueue[Delivery],
+    max_items: int,
+    timeout_s: float,
+    metrics: GatewayMetrics,
+) -> list[Delivery]:
+    """The pipeline's batch: wait for one delivery, then whatever else is queued (<= max).
+
+    Shared by the in-thread and the child-process ingest, whose callbacks both end at
+    one queue.
+    """
+    try:
+        first = deliveries.get(timeout=timeout_s)
+    except queue.Empty:
+        return []
+    items = [first]
+    while len(items) < max_items:
+        try:
+            items.append(deliveries.get_nowait())
+        except queue.Empty:
+            break
+    metrics.queue_depth.set(deliveries.qsize())
+    return items

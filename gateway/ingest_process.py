@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from edge.mqtt_url import MqttUrl
-from gateway.ingest import MQTT5, AckId, Delivery, MqttIngest
+from gateway.ingest import MQTT5, AckId, Delivery, MqttIngest, take_batch
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import RawMessage
 
@@ -161,18 +161,7 @@ class ProcessIngest:
         return self.subscribed.wait(timeout_s)
 
     def take(self, max_items: int, timeout_s: float) -> list[Delivery]:
-        try:
-            first = self.queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return []
-        items = [first]
-        while len(items) < max_items:
-            try:
-                items.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        self.metrics.queue_depth.set(self.queue.qsize())
-        return items
+        return take_batch(self.queue, max_items, timeout_s, self.metrics)
 
     def ack(self, deliveries: Sequence[Delivery]) -> int:
         ids: list[AckId] = [(d.mid, d.qos, d.connection) for d in deliveries if d.qos]
