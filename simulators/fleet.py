@@ -243,7 +243,7 @@ def make_devices(config: FleetConfig) -> list[DeviceInfo]:
             installed = (start - timedelta(days=float(rng.uniform(60, 365 * 6)))).date()
             active_from = start_s
         warranty_years = 3 if spec.brand == "Aurora" else 2
-        warranty = installed.replace(year=installed.year + warranty_years)
+        warranty = add_years(installed, warranty_years)
         serial = f"{spec.serial_prefix}K{installed:%y%m}{int(rng.integers(10000, 99999))}"
         out.append(
             DeviceInfo(
@@ -974,3 +974,15 @@ def ground_truth(config: FleetConfig) -> list[FaultTruth]:
     run = FleetRun(config)
     run.run_to_end()
     return run.truth()
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day ``years`` later; 29 February becomes 28 February.
+
+    >>> add_years(date(2024, 2, 29), 3)
+    datetime.date(2027, 2, 28)
+    """
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year + years, day=28)
