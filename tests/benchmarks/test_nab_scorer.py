@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks.nab_benchmark import in_tuning_half
 from benchmarks.nab_scorer import (
     PROFILES,
     FileRows,
     best_threshold,
+    load_corpus,
     probation_rows,
     raw_score,
     scaled_sigmoid,
@@ -87,3 +91,40 @@ def test_one_threshold_is_chosen_for_the_whole_corpus() -> None:
     threshold, value = best_threshold(files, scores, STANDARD, np.array([0.4, 0.8, 1.0]))
     assert threshold == 0.8
     assert value == pytest.approx(100.0)
+
+
+def test_a_false_positive_between_two_windows_is_weighed_from_the_earlier_one() -> None:
+    rows = FileRows.build(5000, [(1000, 1099), (3000, 3099)])
+    # 51 rows past the first window's last row, in units of (width - 1) = 99 rows.
+    expected = abs(scaled_sigmoid(51 / 99))
+    assert rows.fp_value[1150] == pytest.approx(expected)
+    assert 0 < expected < 1
+    both = raw_score(rows, detections(5000, 1000, 1150, 3000), 0.5, STANDARD)
+    assert both == pytest.approx(2.0 - 0.11 * expected)
+    # Just before the second window the first is ~19 widths behind: a full false positive.
+    assert rows.fp_value[2999] == pytest.approx(1.0)
+
+
+def test_a_detection_on_a_window_last_row_earns_almost_nothing() -> None:
+    rows = FileRows.build(2000, [(1000, 1099)])
+    last = raw_score(rows, detections(2000, 1099), 0.5, STANDARD)
+    assert last == pytest.approx(scaled_sigmoid(-1 / 100) / scaled_sigmoid(-1.0))
+    assert 0 < last < 0.03
+
+
+def test_the_loader_maps_window_timestamps_to_rows(tmp_path: Path) -> None:
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    (tmp_path / "labels").mkdir()
+    lines = ["timestamp,value"] + [f"2014-01-01 00:{m:02d}:00,{m * 1.5}" for m in range(60)]
+    (tmp_path / "data" / "a" / "x.csv").write_text("\n".join(lines) + "\n")
+    windows = {"a/x.csv": [["2014-01-01 00:10:00.000000", "2014-01-01 00:14:00.000000"]]}
+    (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+    (item,) = load_corpus(tmp_path)
+    assert item.values[3] == 4.5
+    assert item.rows.n_windows == 1
+    assert np.flatnonzero(item.rows.window_of_row == 0).tolist() == [10, 11, 12, 13, 14]
+    assert item.rows.probation == 9
+
+
+def test_the_tuning_half_is_every_other_file_by_name_from_the_first() -> None:
+    assert in_tuning_half(["c", "a", "d", "b"]) == [True, True, False, False]
