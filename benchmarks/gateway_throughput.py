@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import multiprocessing
+import os
 import pickle
 import shutil
 import sys
@@ -162,6 +163,44 @@ def paced_publisher(
     np.save(times_file, times)
 
 
+# -- where the CPU goes ------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds each named process spent between :meth:`start` and :meth:`stop`.
+
+    Two cores run the broker, the time-series server, the gateway's two processes
+    and (in the latency run) the publishers: the per-message CPU of each says which
+    one to make cheaper.
+    """
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+        self.spent: dict[str, float] = {}
+        self._begin: dict[str, float] = {}
+
+    def start(self) -> CpuMeter:
+        self._begin = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        for name, pid in self.pids.items():
+            try:
+                self.spent[name] = cpu_seconds(pid) - self._begin[name]
+            except (OSError, IndexError):
+                self.spent[name] = float("nan")
+        return self.spent
+
+    def per_message(self, messages: int) -> str:
+        return ", ".join(f"{name} {1e6 * sec / messages:.0f}" for name, sec in self.spent.items())
+
+
 # -- consumers --------------------------------------------------------------------------
 
 
@@ -171,7 +210,9 @@ def session_properties() -> Properties:
     return props
 
 
-def bare_subscriber_rate(url: MqttUrl, messages: Sequence[Message], client_id: str) -> float:
+def bare_subscriber_rate(
+    url: MqttUrl, messages: Sequence[Message], client_id: str, cpu: CpuMeter
+) -> float:
     """Queue the backlog for a persistent session, then time receive + decode of all of it."""
     done = threading.Event()
     received = [0]
@@ -200,10 +241,12 @@ def bare_subscriber_rate(url: MqttUrl, messages: Sequence[Message], client_id: s
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.on_message = on_message
+    cpu.start()
     client.connect(url.host, url.port, clean_start=False, properties=session_properties())
     client.loop_start()
     done.wait(600)
     elapsed = time.perf_counter() - first[0]
+    cpu.stop()
     client.disconnect()
     client.loop_stop()
     if received[0] < total:
@@ -281,7 +324,8 @@ def gateway_rate(
     detector: FleetDetector | None,
     *,
     round_: int,
-) -> float:
+    servers: dict[str, int | None],
+) -> tuple[float, CpuMeter]:
     """Queue the backlog for the gateway's session, start it, time until all is stored."""
     expected = sum(1 for m in messages if stored_key(m) is not None)
     name = f"bench-gw-drain-{round_}"
@@ -291,13 +335,20 @@ def gateway_rate(
     preload(MqttUrl.parse(mosquitto.url), messages)
     gateway, clock = start_gateway(workdir, mosquitto.url, vm.url, name, detector)
     gateway.start()
+    cpu = CpuMeter({"gateway": os.getpid(), "ingest child": _ingest_pid(gateway), **servers})
+    cpu.start()
     deadline = time.monotonic() + 900
     while clock.stored_count() < expected and time.monotonic() < deadline:
         time.sleep(0.05)
+    cpu.stop()
     gateway.stop()
     if clock.stored_count() < expected:
         raise RuntimeError(f"gateway stored {clock.stored_count()} of {expected}")
-    return len(messages) / (clock.last_delivery_wall() - clock.first_batch_wall)
+    return len(messages) / (clock.last_delivery_wall() - clock.first_batch_wall), cpu
+
+
+def _ingest_pid(gateway: Gateway) -> int | None:
+    return getattr(gateway.ingest, "pid", None)
 
 
 def latency_run(
@@ -398,17 +449,26 @@ def main() -> None:
     vm = VictoriaMetrics(workdir / "vm").start()
     try:
         url = MqttUrl.parse(mosquitto.url)
+        servers = {"mosquitto": mosquitto.pid, "victoria-metrics": vm.pid}
         bares: list[float] = []
         gateways: list[float] = []
         for round_ in range(1, args.rounds + 1):  # alternate, so both see the same noise
             print(f"round {round_}: bare paho subscriber, {len(backlog)} messages ...", flush=True)
-            bares.append(bare_subscriber_rate(url, backlog, f"bench-bare-{round_}"))
+            bare_cpu = CpuMeter({"subscriber": os.getpid(), **servers})
+            bares.append(bare_subscriber_rate(url, backlog, f"bench-bare-{round_}", bare_cpu))
+            print(f"  {bares[-1]:.0f} msg/s; CPU µs/message: {bare_cpu.per_message(len(backlog))}")
             print(f"round {round_}: gateway ({args.detector}), same backlog ...", flush=True)
-            gateways.append(
-                gateway_rate(
-                    workdir, mosquitto, vm, backlog, load_detector(args.detector), round_=round_
-                )
+            rate, gateway_cpu = gateway_rate(
+                workdir,
+                mosquitto,
+                vm,
+                backlog,
+                load_detector(args.detector),
+                round_=round_,
+                servers=servers,
             )
+            gateways.append(rate)
+            print(f"  {rate:.0f} msg/s; CPU µs/message: {gateway_cpu.per_message(len(backlog))}")
         bare, gateway = max(bares), max(gateways)
         print(f"latency: publishing {len(live)} messages at {args.rate:.0f} msg/s ...", flush=True)
         latencies, achieved = latency_run(

@@ -157,6 +157,11 @@ class ProcessIngest:
             self.subscribed.clear()
             self.metrics.mqtt_connected.set(0)
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (benchmarks account its CPU time)."""
+        return self._process.pid if self._process is not None else None
+
     def wait_subscribed(self, timeout_s: float) -> bool:
         return self.subscribed.wait(timeout_s)
 

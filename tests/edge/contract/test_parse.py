@@ -334,3 +334,20 @@ def test_missing_and_null_readings_are_accepted() -> None:
     assert message.ts.utcoffset() is not None
     assert message.ts.hour == 11  # normalised to UTC
     assert message.readings.numeric() == {}
+
+
+def test_extras_keep_numeric_features_only_and_refuse_bad_ones() -> None:
+    """Unknown fields are dropped, ``x_`` numbers kept as floats, a bad ``x_`` value refused."""
+
+    def readings(extra: str) -> bytes:
+        return (
+            b'{"schema": "housecall.telemetry/1", "device_id": "ac-1", "seq": 1,'
+            b' "ts": "2026-07-14T13:05:00Z", "readings": {"mode": "cool", ' + extra.encode() + b"}}"
+        )
+
+    kept = Telemetry.model_validate_json(readings('"x_a": 3, "x_b": null, "future": "x"'))
+    assert kept.readings.extra_features() == {"x_a": 3.0}
+    assert kept.readings.model_extra == {"x_a": 3.0}
+    for bad in ('"x_a": "3"', '"x_a": true', '"x_a": 1' + "0" * 400):
+        with pytest.raises(ValueError, match="x_a"):
+            Telemetry.model_validate_json(readings(bad))
