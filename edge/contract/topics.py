@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -88,8 +89,13 @@ def notices_topic(device_id: str) -> str:
     return f"{SERVICE_ROOT}/{device_id}/notices"
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_topic(topic: str) -> TopicAddress:
-    """Split an appliance topic into device id and channel, or raise :class:`TopicError`."""
+    """Split an appliance topic into device id and channel, or raise :class:`TopicError`.
+
+    Cached: a fleet's topics repeat with every message, and the check costs more
+    than the lookup (a refused topic is not cached: the error is raised again).
+    """
     parts = topic.split("/")
     if len(parts) != 3 or parts[0] != APPLIANCE_ROOT:
         raise TopicError(f"topic {topic!r} is not appliances/{{device_id}}/{{channel}}")
