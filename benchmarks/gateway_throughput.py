@@ -51,14 +51,16 @@ from detectors.api import FleetDetector
 from edge.contract import APPLIANCE_SUBSCRIPTION
 from edge.mqtt_url import MqttUrl
 from gateway.pipeline import BatchResult
-from gateway.runtime import DEFAULT_BATCH_MAX, Gateway
+from gateway.runtime import DEFAULT_BATCH_MAX, DEFAULT_RECEIVE_MAXIMUM, Gateway
 from gateway.settings import load_settings
 from gateway.timeseries.spool import SpoolEntry
 from tests.servers import Mosquitto, VictoriaMetrics, scratch_dir
 
 Message = tuple[str, bytes]
-#: The gateway's largest batch (``--batch-max``); its default otherwise.
+#: The gateway's largest batch (``--batch-max``) and MQTT receive window
+#: (``--receive-maximum``); its defaults otherwise.
 BATCH_MAX = [DEFAULT_BATCH_MAX]
+RECEIVE_MAXIMUM = [DEFAULT_RECEIVE_MAXIMUM]
 
 
 # -- messages ----------------------------------------------------------------------------
@@ -154,6 +156,7 @@ def paced_publisher(
     times = np.zeros(len(messages))
     time.sleep(max(0.0, start_at - time.time()))
     started = time.perf_counter()
+    cpu_started = time.process_time()
     for index, message in enumerate(messages):
         ahead = index / rate - (time.perf_counter() - started)
         if ahead > 0:
@@ -161,6 +164,9 @@ def paced_publisher(
         times[index] = publisher.publish(message)
     publisher.close(len(messages))
     np.save(times_file, times)
+    np.save(
+        times_file.removesuffix(".npy") + ".cpu.npy", np.array(time.process_time() - cpu_started)
+    )
 
 
 # -- where the CPU goes ------------------------------------------------------------------
@@ -177,19 +183,33 @@ class CpuMeter:
 
     Two cores run the broker, the time-series server, the gateway's two processes
     and (in the latency run) the publishers: the per-message CPU of each says which
-    one to make cheaper.
+    one to make cheaper. A process born after :meth:`start` (the gateway's ingest
+    child) is added with :meth:`add` and counted from its birth; one that ends
+    before :meth:`stop` (a publisher) reports its own seconds with :meth:`record`.
     """
 
     def __init__(self, pids: dict[str, int | None]) -> None:
         self.pids = {name: pid for name, pid in pids.items() if pid}
         self.spent: dict[str, float] = {}
         self._begin: dict[str, float] = {}
+        self.started_wall = 0.0
+        self.stopped_wall = 0.0
 
     def start(self) -> CpuMeter:
+        self.started_wall = time.time()
         self._begin = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         return self
 
+    def add(self, name: str, pid: int | None) -> None:
+        if pid:
+            self.pids[name] = pid
+            self._begin[name] = 0.0
+
+    def record(self, name: str, seconds: float) -> None:
+        self.spent[name] = seconds
+
     def stop(self) -> dict[str, float]:
+        self.stopped_wall = time.time()
         for name, pid in self.pids.items():
             try:
                 self.spent[name] = cpu_seconds(pid) - self._begin[name]
@@ -198,7 +218,9 @@ class CpuMeter:
         return self.spent
 
     def per_message(self, messages: int) -> str:
-        return ", ".join(f"{name} {1e6 * sec / messages:.0f}" for name, sec in self.spent.items())
+        each = ", ".join(f"{name} {1e6 * sec / messages:.0f}" for name, sec in self.spent.items())
+        cores = sum(self.spent.values()) / max(1e-9, self.stopped_wall - self.started_wall)
+        return f"{each} (together {cores:.2f} cores)"
 
 
 # -- consumers --------------------------------------------------------------------------
@@ -311,7 +333,14 @@ def start_gateway(
         spool_dir=workdir / f"{name}-spool",
         client_id=name,
     )
-    gateway = Gateway(settings, detector=detector, serve_api=False, on_delivered=clock.on_delivered)
+    gateway = Gateway(
+        settings,
+        detector=detector,
+        serve_api=False,
+        on_delivered=clock.on_delivered,
+        batch_max=BATCH_MAX[0],
+        receive_maximum=RECEIVE_MAXIMUM[0],
+    )
     gateway.add_observer(clock.on_batch)
     return gateway, clock
 
@@ -334,9 +363,9 @@ def gateway_rate(
     gateway.stop()
     preload(MqttUrl.parse(mosquitto.url), messages)
     gateway, clock = start_gateway(workdir, mosquitto.url, vm.url, name, detector)
+    cpu = CpuMeter({"gateway": os.getpid(), **servers}).start()
     gateway.start()
-    cpu = CpuMeter({"gateway": os.getpid(), "ingest child": _ingest_pid(gateway), **servers})
-    cpu.start()
+    cpu.add("ingest child", _ingest_pid(gateway))
     deadline = time.monotonic() + 900
     while clock.stored_count() < expected and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -360,9 +389,11 @@ def latency_run(
     rate: float,
     detector: FleetDetector | None,
     publishers: int,
+    servers: dict[str, int | None],
 ) -> tuple[np.ndarray, float]:
     gateway, clock = start_gateway(workdir, mosquitto.url, vm.url, "bench-gw-live", detector)
     gateway.start()
+    cpu = CpuMeter({"gateway": os.getpid(), "ingest child": _ingest_pid(gateway), **servers})
     # Publishers in processes of their own, each a share of the devices (per-device order kept).
     context = multiprocessing.get_context("spawn")
     shares: list[list[int]] = [[] for _ in range(publishers)]
@@ -385,8 +416,12 @@ def latency_run(
         )
         process.start()
         processes.append(process)
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu.start()
     for process in processes:
         process.join(900)
+    for number in range(len(processes)):
+        cpu.record(f"publisher {number}", float(np.load(workdir / f"paced-{number}.cpu.npy")))
     published = np.zeros(len(messages))
     for number, share in enumerate(shares):
         published[share] = np.load(workdir / f"paced-{number}.npy")
@@ -395,7 +430,9 @@ def latency_run(
     deadline = time.monotonic() + 120
     while clock.stored_count() < expected and time.monotonic() < deadline:
         time.sleep(0.05)
+    cpu.stop()
     gateway.stop()
+    print(f"  CPU µs/message: {cpu.per_message(len(messages))}")
     stored_at = clock.stored_at()
     achieved = len(messages) / (published.max() - published.min())
     latencies = [
@@ -433,9 +470,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
     parser.add_argument("--batch-max", type=int, default=DEFAULT_BATCH_MAX)
+    parser.add_argument("--receive-maximum", type=int, default=DEFAULT_RECEIVE_MAXIMUM)
     args = parser.parse_args()
 
     BATCH_MAX[0] = args.batch_max
+    RECEIVE_MAXIMUM[0] = args.receive_maximum
     live_count = int(args.rate * args.seconds)
     print(f"simulating {args.devices} appliances ...", flush=True)
     all_messages = fleet_messages(args.devices, args.messages + live_count, args.seed)
@@ -479,6 +518,7 @@ def main() -> None:
             rate=args.rate,
             detector=load_detector(args.detector),
             publishers=args.publishers,
+            servers=servers,
         )
     finally:
         mosquitto.stop()

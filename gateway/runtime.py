@@ -53,6 +53,10 @@ from gateway.timeseries.spool import Spool, SpoolEntry
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_MAX = 2000
+#: Unacknowledged messages the broker may send ahead (MQTT 5 Receive Maximum). Acks
+#: follow the durable write of a whole batch, so the window must hold several batches
+#: or the broker waits for acks instead of sending.
+DEFAULT_RECEIVE_MAXIMUM = 4096
 
 
 class Gateway:
@@ -68,6 +72,7 @@ class Gateway:
         device_scope: DeviceScope | None = None,
         serve_api: bool = True,
         batch_max: int = DEFAULT_BATCH_MAX,
+        receive_maximum: int = DEFAULT_RECEIVE_MAXIMUM,
         broker_dir: Path | None = None,
         api_port: int | None = None,
         embedded_broker: str = "auto",
@@ -78,6 +83,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.engine = make_engine(settings.database_url)
         self.batch_max = batch_max
+        self.receive_maximum = receive_maximum
         self.delivery = self._make_delivery(on_delivered)
         self.storage = BatchStorage(
             self.engine, gateway_id=settings.client_id, delivery=self.delivery
@@ -170,7 +176,11 @@ class Gateway:
         self.mqtt_url = url
         ingest_class = ProcessIngest if self._ingest_process else MqttIngest
         self.ingest = ingest_class(
-            url, client_id=self.settings.client_id, metrics=self.metrics, protocol=protocol
+            url,
+            client_id=self.settings.client_id,
+            metrics=self.metrics,
+            protocol=protocol,
+            receive_maximum=self.receive_maximum,
         )
         self.ingest.start()
         self._spawn("housecall-pipeline", self._work)
