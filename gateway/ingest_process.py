@@ -165,8 +165,8 @@ class ProcessIngest:
     def wait_subscribed(self, timeout_s: float) -> bool:
         return self.subscribed.wait(timeout_s)
 
-    def take(self, max_items: int, timeout_s: float) -> list[Delivery]:
-        return take_batch(self.queue, max_items, timeout_s, self.metrics)
+    def take(self, max_items: int, timeout_s: float, linger_s: float = 0.0) -> list[Delivery]:
+        return take_batch(self.queue, max_items, timeout_s, self.metrics, linger_s)
 
     def ack(self, deliveries: Sequence[Delivery]) -> int:
         ids: list[AckId] = [(d.mid, d.qos, d.connection) for d in deliveries if d.qos]

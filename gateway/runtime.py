@@ -57,6 +57,8 @@ DEFAULT_BATCH_MAX = 2000
 #: follow the durable write of a whole batch, so the window must hold several batches
 #: or the broker waits for acks instead of sending.
 DEFAULT_RECEIVE_MAXIMUM = 4096
+#: How long a batch waits for more messages after its first (see ``take_batch``).
+DEFAULT_LINGER_S = 0.1
 
 
 class Gateway:
@@ -73,6 +75,7 @@ class Gateway:
         serve_api: bool = True,
         batch_max: int = DEFAULT_BATCH_MAX,
         receive_maximum: int = DEFAULT_RECEIVE_MAXIMUM,
+        linger_s: float = DEFAULT_LINGER_S,
         broker_dir: Path | None = None,
         api_port: int | None = None,
         embedded_broker: str = "auto",
@@ -84,6 +87,7 @@ class Gateway:
         self.engine = make_engine(settings.database_url)
         self.batch_max = batch_max
         self.receive_maximum = receive_maximum
+        self.linger_s = linger_s
         self.delivery = self._make_delivery(on_delivered)
         self.storage = BatchStorage(
             self.engine, gateway_id=settings.client_id, delivery=self.delivery
@@ -233,7 +237,7 @@ class Gateway:
         assert self.ingest is not None
         ingest = self.ingest
         while not self._stop.is_set():
-            deliveries = ingest.take(self.batch_max, 0.05)
+            deliveries = ingest.take(self.batch_max, 0.05, self.linger_s)
             if not deliveries:
                 continue
             try:
