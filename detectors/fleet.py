@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,9 @@ class KindTuning:
     learn_every: int  # a healthy device teaches its cohort every n-th window
     offset_alpha: float  # after warm-up, how fast a healthy unit's offset follows it
     fail_score: float  # score at which the customer is expected to notice
+    #: A signal whose smoothed residual is beyond this (z units) keeps its offset: a fault
+    #: that develops over weeks must not be learned into the unit's "normal" piecemeal.
+    offset_guard_z: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -335,11 +339,7 @@ class HousecallDetector:
         # Learning, protected: a suspect unit teaches neither its cohort nor its offset.
         if not suspect:
             if judged:
-                for i in range(n):
-                    if not math.isnan(residuals[i]) and v[b["offset_n"] + i] >= tune.warm_windows:
-                        v[b["offset"] + i] += tune.offset_alpha * (
-                            residuals[i] - v[b["offset"] + i]
-                        )
+                self._follow_offsets(v, b, n, residuals, tune)
             if int(v[1]) % tune.learn_every == 0 or min(cohort.samples) < 2 * tune.cohort_min:
                 clean = [
                     NAN if (not math.isnan(z[i]) and abs(v[b["z_fast"] + i]) > 4.0) else y[i]
@@ -347,6 +347,23 @@ class HousecallDetector:
                 ]
                 cohort.offer(ts, state.device_id, x, x_external, clean)
         return signals
+
+    @staticmethod
+    def _follow_offsets(
+        v: array[float], b: dict[str, int], n: int, residuals: list[float], tune: KindTuning
+    ) -> None:
+        """Let a healthy-looking unit's learned offsets follow it, signal by signal.
+
+        Only signals that look normal follow: a slow fault moves one or two signals well
+        before the whole pattern scores as suspect, and following those would teach the
+        unit that the fault is its normal (compressor wear stalled at z ~ -1 for a week).
+        """
+        for i in range(n):
+            if math.isnan(residuals[i]) or v[b["offset_n"] + i] < tune.warm_windows:
+                continue
+            if abs(v[b["z_slow"] + i]) > tune.offset_guard_z:
+                continue
+            v[b["offset"] + i] += tune.offset_alpha * (residuals[i] - v[b["offset"] + i])
 
     def hard_finding(
         self,
