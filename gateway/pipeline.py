@@ -50,7 +50,7 @@ from gateway.dedup import EVENT_STREAM, TELEMETRY_STREAM, SeqTracker, Verdict
 from gateway.metrics import GatewayMetrics
 from gateway.registry import DeviceInfo, DeviceRegistry
 from gateway.storage import BatchStorage, BatchWrite, StorageUnavailable
-from gateway.timeseries.lineproto import event_line, reading_numbers, telemetry_line
+from gateway.timeseries.lineproto import event_line, reading_values, telemetry_line
 from gateway.timeseries.recent import RecentSamples
 
 log = logging.getLogger(__name__)
@@ -295,7 +295,6 @@ class Pipeline:
         self, device: DeviceInfo, message: Telemetry | EventBase, write: BatchWrite
     ) -> None:
         if isinstance(message, Telemetry):
-            numeric = reading_numbers(message.readings)
             if self.storage.embedded:
                 write.samples.append(
                     {
@@ -315,7 +314,7 @@ class Pipeline:
                         message.device_id,
                         message.seq,
                         message.ts,
-                        numeric,
+                        reading_values(message.readings),
                         kind=device.kind,
                         model=device.model,
                     )

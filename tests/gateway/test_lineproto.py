@@ -10,6 +10,7 @@ from gateway.timeseries.lineproto import (
     event_line,
     marker_line,
     reading_numbers,
+    reading_values,
     telemetry_line,
 )
 
@@ -52,3 +53,22 @@ def test_reading_numbers_matches_the_contract_models_numeric() -> None:
     ):
         readings = Telemetry.model_validate_json(message[1]).readings
         assert reading_numbers(readings) == readings.numeric()
+
+
+def test_a_line_from_the_readings_model_holds_exactly_its_numbers() -> None:
+    """The pipeline's path (``reading_values``) writes what ``numeric()`` says, no more."""
+    from edge.contract import Telemetry
+    from tests.gateway.helpers import telemetry
+
+    for message in (
+        telemetry("ac-1", 1, x_vibration_kurtosis=3.5, outdoor_temp_c=None, mode="cool"),
+        telemetry("wm-1", 2, phase="spin", heater_on=True, door_locked=False, drum_rpm=1200),
+    ):
+        readings = Telemetry.model_validate_json(message[1]).readings
+        fast = telemetry_line("d", 5, TS, reading_values(readings), kind="ac", model="m")
+        plain = telemetry_line("d", 5, TS, readings.numeric(), kind="ac", model="m")
+        assert fast == plain
+        assert "mode=" not in fast
+        assert "phase=" not in fast
+    mixed = telemetry_line("d", 1, TS, {"n": 1, "inf": math.inf}, kind=None, model=None)
+    assert mixed.split(" ")[1] == "seq=1.0,n=1.0"
