@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,6 +39,7 @@ from edge.contract import (
 )
 from housecall.evaluation.orders import OrderBook
 from housecall.evaluation.scoring import Report, Truth, score
+from simulators.faults import FaultTruth
 from simulators.fleet import FleetConfig, FleetRun
 
 Progress = Callable[[float], None]
@@ -249,7 +250,7 @@ def evaluate(
         if progress is not None and epoch >= next_report:
             progress(min(1.0, (epoch - start) / span))
             next_report = epoch + 3600.0
-    truths = [Truth(t.device_id, t.fault, t.onset_at, t.notice_at, t.sudden) for t in run.truth()]
+    truths = truths_with_operation(run.truth(), processor.activity)
     device_ids = [d.device_id for d in run.devices]
     report = score(truths, book.orders, device_ids, config.days)
     return EvaluationResult(
@@ -264,6 +265,25 @@ def evaluate(
         detector_seconds=processor.detector_seconds,
         trace=trace,
     )
+
+
+def truths_with_operation(faults: Iterable[FaultTruth], activity: Activity) -> list[Truth]:
+    """Scoring's truths; a sudden fault also gets the first operation at or after its onset.
+
+    Without it a fan that dies at night would count the hours until the AC next runs as
+    detection delay (the time from the onset itself is still reported beside it).
+    """
+    return [
+        Truth(
+            t.device_id,
+            t.fault,
+            t.onset_at,
+            t.notice_at,
+            t.sudden,
+            activity.first_operation(t.device_id, t.onset_at) if t.sudden else None,
+        )
+        for t in faults
+    ]
 
 
 def _record(trace: Trace, device_id: str, ts: float, z: list[float], names: list[str]) -> None:

@@ -1,0 +1,51 @@
+"""Sudden faults are timed from the appliance's first operation after the onset."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from edge.contract import Fault, Kind
+from housecall.evaluation.runner import Activity, truths_with_operation
+from simulators.faults import FaultTruth
+
+NIGHT = datetime(2026, 6, 3, 2, 0, tzinfo=UTC)
+
+
+def fault(device_id: str, kind: Fault, sudden: bool) -> FaultTruth:
+    return FaultTruth(
+        device_id=device_id,
+        kind=Kind.AC,
+        brand="B",
+        model="M",
+        fault=kind,
+        onset_at=NIGHT,
+        notice_at=NIGHT + timedelta(hours=9),
+        sudden=sudden,
+        severity=1.0,
+        ramp_days=20.0,
+    )
+
+
+def test_a_fan_dying_at_night_is_timed_from_the_next_morning_run() -> None:
+    activity = Activity()
+    morning = NIGHT + timedelta(hours=6)
+    activity.segments["ac-1"] = [
+        [(NIGHT - timedelta(hours=3)).timestamp(), (NIGHT - timedelta(hours=2)).timestamp()],
+        [morning.timestamp(), (morning + timedelta(hours=1)).timestamp()],
+    ]
+    truths = truths_with_operation(
+        [fault("ac-1", Fault.OUTDOOR_FAN_FAILURE, True), fault("ac-1", Fault.DIRTY_FILTER, False)],
+        activity,
+    )
+    assert truths[0].operating_at == morning
+    assert truths[0].onset_at == NIGHT
+    assert truths[1].operating_at is None
+
+
+def test_a_fault_striking_while_running_is_timed_from_its_onset() -> None:
+    activity = Activity()
+    activity.segments["ac-2"] = [
+        [(NIGHT - timedelta(minutes=5)).timestamp(), (NIGHT + timedelta(hours=1)).timestamp()]
+    ]
+    (truth,) = truths_with_operation([fault("ac-2", Fault.OUTDOOR_FAN_FAILURE, True)], activity)
+    assert truth.operating_at == NIGHT
