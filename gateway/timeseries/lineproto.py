@@ -26,27 +26,6 @@ _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n", "
 _KEY_ESCAPES = _TAG_ESCAPES
 
 
-def reading_numbers(readings: BaseModel) -> dict[str, float]:
-    """Every numeric reading present (booleans as 0/1, ``x_`` features included).
-
-    The same as ``Readings.numeric()`` at a third of the cost: it reads the
-    validated model's ``__dict__`` instead of iterating the pydantic model.
-    """
-    out: dict[str, float] = {}
-    for name, value in readings.__dict__.items():
-        kind = type(value)
-        if kind is float:
-            out[name] = value
-        elif kind is bool:
-            out[name] = 1.0 if value else 0.0
-        elif kind is int:
-            out[name] = float(value)
-    extra = readings.__pydantic_extra__
-    if extra:
-        out.update(extra)
-    return out
-
-
 def escape_tag(value: str) -> str:
     """Escape a tag key or value (commas, equals signs, spaces)."""
     return value.translate(_TAG_ESCAPES) or UNKNOWN_TAG
