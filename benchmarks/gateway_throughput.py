@@ -461,13 +461,15 @@ def latency_run(
     cpu.stop()
     gateway.stop()
     print(f"  CPU µs/message: {cpu.per_message(len(messages))}")
-    stored_at = clock.stored_at()
-    committed_at = clock.committed()
-    to_commit = [
-        committed_at[key] - published[index]
-        for index, key in enumerate(keys)
-        if key is not None and key in committed_at
-    ]
+
+    def since_published(at: dict[tuple[str, str, int], float]) -> list[float]:
+        return [
+            at[key] - published[index]
+            for index, key in enumerate(keys)
+            if key is not None and key in at
+        ]
+
+    to_commit = since_published(clock.committed())
     if to_commit:
         p50, p99 = np.percentile(to_commit, [50, 99])
         print(
@@ -475,11 +477,7 @@ def latency_run(
             f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
         )
     achieved = len(messages) / (published.max() - published.min())
-    latencies = [
-        stored_at[key] - published[index]
-        for index, key in enumerate(keys)
-        if key is not None and key in stored_at
-    ]
+    latencies = since_published(clock.stored_at())
     missing = expected - len(latencies)
     if missing:
         print(f"  warning: {missing} messages not stored within 120 s of the end")

@@ -108,14 +108,14 @@ def telemetry_line(
     device_id: str,
     seq: int,
     ts: datetime,
-    numeric: Mapping[str, object],
+    values: Mapping[str, object],
     *,
     kind: str | None,
     model: str | None,
 ) -> str:
-    """One telemetry sample: every numeric reading plus ``seq`` as fields."""
+    """One telemetry sample: every number among ``values`` plus ``seq`` as fields."""
     tags = _tags(device_id, kind, model)
-    return f"{TELEMETRY_MEASUREMENT},{tags} {_fields(seq, numeric)} {to_millis(ts)}"
+    return f"{TELEMETRY_MEASUREMENT},{tags} {_fields(seq, values)} {to_millis(ts)}"
 
 
 def event_line(
