@@ -1,5 +1,8 @@
 """``housecall evaluate``: run a simulated fleet through the detectors and score the orders.
 
+The orders are those the gateway's own work-order service opens from the detectors'
+signals (self-fix notices and their grace period included), on a throw-away SQLite store.
+
 Prints per fault and overall: share of faults with a correct work order before the
 customer noticed, median and 10th-percentile lead time, time to detect sudden faults,
 diagnosis top-1 accuracy, false orders per 1,000 healthy device-days and precision;
@@ -78,7 +81,8 @@ def evaluate(
     console.print(
         f"{result.messages:,} messages ({result.rejected} rejected, {result.duplicates} "
         f"duplicates, {result.late} late) in {result.seconds:.0f} s; detector "
-        f"{result.detector_seconds / max(1, result.messages) * 1e6:.1f} µs per message"
+        f"{result.detector_seconds / max(1, result.messages) * 1e6:.1f} µs, work-order "
+        f"service {result.service_seconds / max(1, result.messages) * 1e6:.1f} µs per message"
     )
     if png is not None:
         from housecall.evaluation.plot import write_png

@@ -28,7 +28,7 @@ def write_png(result: EvaluationResult, path: Path, title: str) -> None:
         for name, values in zip(trace.names, columns, strict=True):
             if any(abs(v) > 1.0 for v in values if v == v):  # noqa: PLR0124
                 right.plot(trace.times, values, linewidth=1, label=name)
-        for order in result.book.orders:
+        for order in result.orders:
             if order.device_id == trace.device_id:
                 right.axvline(order.opened_at, color="black", linewidth=1.5)
                 right.annotate(

@@ -7,14 +7,20 @@ gives the same numbers:
 - ``mqtt``: every message is published (QoS 1, in order, one publisher) to a real broker
   and read back by one subscriber (QoS 1, persistent session), which preserves the order.
 
-Processing is the gateway's journey without storage: parse against the contract
+Processing is the gateway's journey minus telemetry storage: parse against the contract
 (``edge.contract.parse_message``; refusals are counted, never raised), de-duplicate by
 ``(device_id, seq)``, hand births, telemetry and events to the
-:class:`~detectors.fleet.HousecallDetector`, and give its signals to an
-:class:`~housecall.evaluation.orders.OrderBook` that keeps at most one open order per
-(device, fault), as the work-order service does. The gateway's ``Pipeline`` adds durable
-storage and the SQL work-order service; neither changes which orders open, and both
-would make a 500-device, 60-day run take hours instead of minutes.
+:class:`~detectors.fleet.HousecallDetector`, and give every accepted message with its
+signals to the gateway's real work-order service
+(:class:`~housecall.evaluation.service_orders.ServiceOrders`, on its own SQLite store),
+exactly as the gateway's ``Pipeline`` calls its sink. So the orders scored are the ones
+the gateway would open (``tests/housecall/evaluation/test_service_orders.py`` checks
+that against a real ``Pipeline``). What is left out, storing every sample and the
+de-duplication marks, changes no order and would make a 500-device, 60-day run take
+hours instead of minutes. De-duplication here is a plain "seq must grow" per stream,
+simpler than the gateway's windowed tracker (which also takes late fills); both accept
+the same messages because the simulator, and one in-order subscriber, deliver each
+device's seqs in order.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
+from detectors.api import Signal
 from detectors.fleet import HousecallDetector
 from edge.contract import (
     AcReadings,
@@ -37,8 +45,8 @@ from edge.contract import (
     Telemetry,
     parse_message,
 )
-from housecall.evaluation.orders import OrderBook
-from housecall.evaluation.scoring import Report, Truth, score
+from housecall.evaluation.scoring import OpenedOrder, Report, Truth, score
+from housecall.evaluation.service_orders import ServiceOrders
 from simulators.faults import FaultTruth
 from simulators.fleet import FleetConfig, FleetRun
 
@@ -60,13 +68,18 @@ class Trace:
 class EvaluationResult:
     report: Report
     truths: list[Truth]
-    book: OrderBook
+    #: Every order the work-order service opened, oldest first.
+    orders: list[OpenedOrder]
+    #: What the service did, by action (opened, updated, noticed, escalated, self_fixed...).
+    order_actions: dict[str, int]
     messages: int
     rejected: int
     duplicates: int
     late: int
     seconds: float
     detector_seconds: float
+    #: Time spent in the work-order service (every message ticks its device-time clock).
+    service_seconds: float
     trace: Trace | None
 
 
@@ -105,18 +118,27 @@ class Activity:
         return at
 
 
-class Processor:
-    """Parse, de-duplicate and detect; the gateway's path minus storage."""
+class OrderSink(Protocol):
+    """Where the processor sends what the gateway's pipeline sends its sink (and births)."""
 
-    def __init__(self, detector: HousecallDetector, book: OrderBook) -> None:
+    def on_birth(self, birth: Birth) -> None: ...
+
+    def handle(self, device_id: str, ts: datetime, signals: Sequence[Signal]) -> None: ...
+
+
+class Processor:
+    """Parse, de-duplicate, detect and hand on to the sink; the gateway's path minus storage."""
+
+    def __init__(self, detector: HousecallDetector, sink: OrderSink) -> None:
         self.detector = detector
-        self.book = book
+        self.sink = sink
         self.activity = Activity()
         self.last_seq: dict[tuple[str, Channel], int] = {}
         self.messages = 0
         self.rejected = 0
         self.duplicates = 0
         self.detector_seconds = 0.0
+        self.service_seconds = 0.0
 
     def handle(self, topic: str, payload: bytes) -> None:
         self.messages += 1
@@ -126,22 +148,27 @@ class Processor:
             self.rejected += 1
             return
         message = inbound.payload
-        started = time.perf_counter()
         if isinstance(message, Birth):
             self.detector.on_birth(message)
+            self.sink.on_birth(message)
         elif isinstance(message, Telemetry | EventBase):
             key = (message.device_id, inbound.channel)
             if message.seq <= self.last_seq.get(key, -1):
                 self.duplicates += 1
                 return
             self.last_seq[key] = message.seq
-            self.book.tick(message.device_id, message.ts)
+            started = time.perf_counter()
+            signals: Sequence[Signal]
             if isinstance(message, Telemetry):
                 self.activity.note(message)
-                self.book.handle(self.detector.on_telemetry(message))
+                signals = self.detector.on_telemetry(message)
             else:
-                self.book.handle(self.detector.on_event(message))
-        self.detector_seconds += time.perf_counter() - started
+                signals = self.detector.on_event(message)
+            detected = time.perf_counter()
+            # Every accepted message, signals or not: the service follows device time.
+            self.sink.handle(message.device_id, message.ts, signals)
+            self.detector_seconds += detected - started
+            self.service_seconds += time.perf_counter() - detected
 
 
 def in_process_feed(run: FleetRun) -> Iterator[tuple[float, str, bytes]]:
@@ -232,37 +259,41 @@ def evaluate(
     progress: Progress | None = None,
     trace_device: str | None = None,
 ) -> EvaluationResult:
-    """Run the fleet, score the orders against ground truth."""
+    """Run the fleet, open orders with the real work-order service, score them."""
     started = time.perf_counter()
     run = FleetRun(config)
     detector = HousecallDetector()
-    book = OrderBook()
-    processor = Processor(detector, book)
     trace = Trace(trace_device) if trace_device else None
     if trace is not None:
         detector.trace = lambda device_id, ts, z, names: _record(trace, device_id, ts, z, names)
-    feed = mqtt_feed(run, mqtt_url) if mqtt_url else in_process_feed(run)
-    start = config.start.timestamp()
-    span = config.days * 86400.0
-    next_report = 0.0
-    for epoch, topic, payload in feed:
-        processor.handle(topic, payload)
-        if progress is not None and epoch >= next_report:
-            progress(min(1.0, (epoch - start) / span))
-            next_report = epoch + 3600.0
+    with ServiceOrders(detector=detector) as sink:
+        processor = Processor(detector, sink)
+        feed = mqtt_feed(run, mqtt_url) if mqtt_url else in_process_feed(run)
+        start = config.start.timestamp()
+        span = config.days * 86400.0
+        next_report = 0.0
+        for epoch, topic, payload in feed:
+            processor.handle(topic, payload)
+            if progress is not None and epoch >= next_report:
+                progress(min(1.0, (epoch - start) / span))
+                next_report = epoch + 3600.0
+        orders = sink.orders()
+        actions = sink.actions
     truths = truths_with_operation(run.truth(), processor.activity)
     device_ids = [d.device_id for d in run.devices]
-    report = score(truths, book.orders, device_ids, config.days)
+    report = score(truths, orders, device_ids, config.days)
     return EvaluationResult(
         report=report,
         truths=truths,
-        book=book,
+        orders=orders,
+        order_actions=actions,
         messages=processor.messages,
         rejected=processor.rejected,
         duplicates=processor.duplicates,
         late=detector.late_samples,
         seconds=time.perf_counter() - started,
         detector_seconds=processor.detector_seconds,
+        service_seconds=processor.service_seconds,
         trace=trace,
     )
 

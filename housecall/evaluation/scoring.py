@@ -24,7 +24,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from edge.contract import Fault
-from housecall.evaluation.orders import OpenedOrder
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedOrder:
+    """One work order as scoring sees it (read back from the work-order service)."""
+
+    device_id: str
+    fault: Fault
+    #: Device time the order opened (for a self-fix fault: when its grace period ran out).
+    opened_at: datetime
+    #: The latest finding's confidence (the service updates the order with each one).
+    confidence: float
+    #: Device time the order was verified fixed, if it was.
+    closed_at: datetime | None = None
+    predicted_failure_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ def test_mqtt_path_gives_the_same_numbers_as_the_in_process_path(mosquitto: Mosq
     broker = evaluate(config, mqtt_url=mosquitto.url)
     assert broker.messages == fast.messages > 1000
     assert broker.rejected == fast.rejected == 0
-    assert [(o.device_id, o.fault, o.opened_at) for o in broker.book.orders] == [
-        (o.device_id, o.fault, o.opened_at) for o in fast.book.orders
+    assert [(o.device_id, o.fault, o.opened_at) for o in broker.orders] == [
+        (o.device_id, o.fault, o.opened_at) for o in fast.orders
     ]
     assert broker.report == fast.report

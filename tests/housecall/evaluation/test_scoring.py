@@ -6,10 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from detectors.api import Finding, Recovery
-from edge.contract import Fault, Kind, Severity
-from housecall.evaluation.orders import OrderBook
-from housecall.evaluation.scoring import Truth, score
+from edge.contract import Fault
+from housecall.evaluation.scoring import OpenedOrder, Truth, score
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -18,32 +16,8 @@ def day(n: float) -> datetime:
     return T0 + timedelta(days=n)
 
 
-def finding(device: str, fault: Fault, at: datetime) -> Finding:
-    return Finding(device, Kind.AC, fault, 0.9, Severity.HIGH, at)
-
-
-def test_a_self_fix_fault_gets_its_grace_period_before_an_order() -> None:
-    book = OrderBook()
-    book.handle([finding("ac-1", Fault.DIRTY_FILTER, day(1))])
-    book.tick("ac-1", day(3.9))
-    assert book.orders == []
-    book.tick("ac-1", day(4.1))
-    assert [(o.fault, o.opened_at) for o in book.orders] == [(Fault.DIRTY_FILTER, day(4.1))]
-    book.handle([finding("ac-2", Fault.DIRTY_FILTER, day(1))])
-    book.handle([Recovery("ac-2", Fault.DIRTY_FILTER, day(2), day(1.5))])  # the customer cleaned it
-    book.tick("ac-2", day(10))
-    assert len(book.orders) == 1
-
-
-def test_one_open_order_per_device_and_fault_and_a_recovery_closes_it() -> None:
-    book = OrderBook()
-    fouling = Fault.CONDENSER_FOULING
-    book.handle([finding("ac-1", fouling, day(1)), finding("ac-1", fouling, day(2))])
-    assert len(book.orders) == 1
-    book.handle([Recovery("ac-1", fouling, day(3), day(2.5))])
-    assert book.orders[0].closed_at == day(3)
-    book.handle([finding("ac-1", fouling, day(4))])
-    assert len(book.orders) == 2
+def order(device: str, fault: Fault, at: datetime) -> OpenedOrder:
+    return OpenedOrder(device, fault, at, 0.9)
 
 
 def test_scores_lead_time_top1_precision_and_false_orders() -> None:
@@ -55,17 +29,14 @@ def test_scores_lead_time_top1_precision_and_false_orders() -> None:
         ),
         Truth("ac-4", Fault.DIRTY_FILTER, day(3), None, sudden=False),
     ]
-    book = OrderBook()
-    book.handle(
-        [
-            finding("ac-1", Fault.REFRIGERANT_LEAK, day(10)),  # 10 days before notice
-            finding("ac-2", Fault.SENSOR_FAULT, day(4)),  # misdiagnosed first
-            finding("ac-2", Fault.CONDENSER_FOULING, day(11)),  # right, but after notice
-            finding("ac-3", Fault.OUTDOOR_FAN_FAILURE, day(5.25) + timedelta(minutes=20)),
-            finding("ac-9", Fault.SENSOR_FAULT, day(7)),  # healthy unit
-        ]
-    )
-    report = score(truths, book.orders, [f"ac-{i}" for i in range(1, 11)], days=30)
+    orders = [
+        order("ac-1", Fault.REFRIGERANT_LEAK, day(10)),  # 10 days before notice
+        order("ac-2", Fault.SENSOR_FAULT, day(4)),  # misdiagnosed first
+        order("ac-2", Fault.CONDENSER_FOULING, day(11)),  # right, but after notice
+        order("ac-3", Fault.OUTDOOR_FAN_FAILURE, day(5.25) + timedelta(minutes=20)),
+        order("ac-9", Fault.SENSOR_FAULT, day(7)),  # healthy unit
+    ]
+    report = score(truths, orders, [f"ac-{i}" for i in range(1, 11)], days=30)
     assert report.gradual.noticed == 2
     assert report.gradual.caught == 1
     assert report.gradual.leads_days == [pytest.approx(10.0)]
