@@ -53,6 +53,15 @@ EPOCH_S = 3600.0
 FAULTS_SEEN = 3
 #: Extra signature score a second, different fault needs on the same unit.
 ANOTHER_FAULT_MARGIN = 1.5
+#: Slot of the baseline a device is judged against (common to both layouts): 0 not chosen
+#: yet, 1 its model's cohort, 2 the pooled cohort of every model of its kind.
+BASELINE = 4
+#: Slot of the device time a device started waiting for its model's cohort.
+BASELINE_WAIT = 5
+OWN_COHORT, POOLED_COHORT = 1.0, 2.0
+#: Model name of the pooled cohort (no real model is called that: the contract's model
+#: names are printable and non-empty).
+POOLED = "*"
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,9 @@ class KindTuning:
     #: A signal whose smoothed residual is beyond this (z units) keeps its offset: a fault
     #: that develops over weeks must not be learned into the unit's "normal" piecemeal.
     offset_guard_z: float = 1.0
+    #: Device time a unit waits for its model's cohort to learn before it is judged against
+    #: the pooled cohort of its kind instead (a model with a handful of units in the field).
+    pooled_after_s: float = 4 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,7 @@ class DetectorConfig:
                 learn_every=3,
                 offset_alpha=0.002,
                 fail_score=8.0,
+                pooled_after_s=4 * 86400.0,
             ),
             Kind.WASHER: KindTuning(
                 warm_windows=5,
@@ -104,6 +117,7 @@ class DetectorConfig:
                 learn_every=1,
                 offset_alpha=0.02,
                 fail_score=8.0,
+                pooled_after_s=7 * 86400.0,
             ),
         }
     )
@@ -111,13 +125,21 @@ class DetectorConfig:
 
 LAYOUTS: dict[str, Layout] = {
     Kind.AC.value: Layout(
-        ("last_ts", "windows", "late", "faults_seen", *ac.SCALARS),
+        ("last_ts", "windows", "late", "faults_seen", "baseline", "baseline_wait_ts", *ac.SCALARS),
         n_signals=len(SIGNALS[Kind.AC]),
         n_faults=len(PATTERNS[Kind.AC]),
         buffer=ac.BUFFER,
     ),
     Kind.WASHER.value: Layout(
-        ("last_ts", "windows", "late", "faults_seen", *washer.SCALARS),
+        (
+            "last_ts",
+            "windows",
+            "late",
+            "faults_seen",
+            "baseline",
+            "baseline_wait_ts",
+            *washer.SCALARS,
+        ),
         n_signals=len(SIGNALS[Kind.WASHER]),
         n_faults=len(PATTERNS[Kind.WASHER]),
     ),
@@ -284,7 +306,7 @@ class HousecallDetector:
         v = state.v
         b = layout.block
         n = layout.n_signals
-        cohort = self.cohort(kind, state.model, regime)
+        cohort, teach = self._baseline(state, kind, regime, tune, ts)
         expected = cohort.predict(x, x_external)
         covered = cohort.covers(x)
         v[1] += 1
@@ -340,13 +362,49 @@ class HousecallDetector:
         if not suspect:
             if judged:
                 self._follow_offsets(v, b, n, residuals, tune)
-            if int(v[1]) % tune.learn_every == 0 or min(cohort.samples) < 2 * tune.cohort_min:
-                clean = [
-                    NAN if (not math.isnan(z[i]) and abs(v[b["z_fast"] + i]) > 4.0) else y[i]
-                    for i in range(n)
-                ]
-                cohort.offer(ts, state.device_id, x, x_external, clean)
+            clean: list[float] | None = None
+            for learner in teach:
+                if int(v[1]) % tune.learn_every == 0 or min(learner.samples) < 2 * tune.cohort_min:
+                    if clean is None:
+                        clean = [
+                            NAN
+                            if (not math.isnan(z[i]) and abs(v[b["z_fast"] + i]) > 4.0)
+                            else y[i]
+                            for i in range(n)
+                        ]
+                    learner.offer(ts, state.device_id, x, x_external, clean)
         return signals
+
+    def _baseline(
+        self, state: DeviceState, kind: Kind, regime: str, tune: KindTuning, ts: float
+    ) -> tuple[CohortBaseline, tuple[CohortBaseline, ...]]:
+        """The cohort a device is judged against, and the cohorts its healthy windows teach.
+
+        A unit is judged against its own model's cohort. A model with only a handful of
+        units in the field may take weeks to learn; a unit that has waited
+        ``pooled_after_s`` of device time for it is judged against the pooled cohort of
+        every model of its kind instead (its own offset absorbs the model's difference).
+        The choice is made once and kept: switching later would move every expectation the
+        unit's offsets were learned against. Healthy windows teach both cohorts.
+        """
+        own = self.cohort(kind, state.model, regime)
+        pooled = self.cohort(kind, POOLED, regime)
+        teach = (own, pooled)
+        v = state.v
+        choice = v[BASELINE]
+        if choice == OWN_COHORT:
+            return own, teach
+        if choice == POOLED_COHORT:
+            return pooled, teach
+        if max(own.samples) >= tune.cohort_min:
+            v[BASELINE] = OWN_COHORT
+            return own, teach
+        if math.isnan(v[BASELINE_WAIT]):
+            v[BASELINE_WAIT] = ts
+        if ts - v[BASELINE_WAIT] >= tune.pooled_after_s and max(pooled.samples) >= tune.cohort_min:
+            v[BASELINE] = POOLED_COHORT
+            return pooled, teach
+        return own, teach
 
     @staticmethod
     def _follow_offsets(

@@ -115,22 +115,55 @@ WASHER_SIGNALS: tuple[SignalSpec, ...] = (
     SignalSpec("max_spin_rpm", "rpm", 10.0),
     SignalSpec("x_vibration_kurtosis", "", 0.1),
     SignalSpec("heater_power_w", "W", 40.0),
+    # Low-spin over top-spin vibration: both scale with the load's unbalance, which varies
+    # from cycle to cycle far more than an early fault moves either; their ratio does not,
+    # and worn dampers raise it (resonance at low speed) while rough bearings lower it.
+    SignalSpec("low_to_top_spin_vibration", "ratio", 0.03, log=True),
+    # What the probes read where the water's state is known: the temperature when the
+    # heater stops (the program's target), the level while spinning with the drum drained
+    # (zero: a reading above it is the probe's own offset, to the millimetre). A drifting
+    # probe moves these and nothing physical. (The level at the end of a fill was tried:
+    # programs and rinses fill to levels the load does not predict well enough.)
+    SignalSpec("heat_end_over_target_k", "K", 0.3),
+    SignalSpec("spin_level_mm", "mm", 0.5),
 )
-FILL, DRAIN, RAMP, RPMS, SVIB, LVIB, RETR, DPC, SCUR, MAXRPM, KURT, HPWR = range(
-    len(WASHER_SIGNALS)
-)
+(
+    FILL,
+    DRAIN,
+    RAMP,
+    RPMS,
+    SVIB,
+    LVIB,
+    RETR,
+    DPC,
+    SCUR,
+    MAXRPM,
+    KURT,
+    HPWR,
+    VRATIO,
+    HEND,
+    EMPTY,
+) = range(len(WASHER_SIGNALS))
 
 WASHER_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
-    Fault.BEARING_WEAR: (Pattern({SVIB: 2, KURT: 2, SCUR: 1, FILL: 0, DRAIN: 0, RPMS: 0}),),
+    Fault.BEARING_WEAR: (
+        Pattern({SVIB: 2, KURT: 2, SCUR: 1, VRATIO: -1, FILL: 0, DRAIN: 0, RPMS: 0}),
+    ),
     Fault.DRAIN_PUMP_CLOG: (
         Pattern({DRAIN: 3, DPC: 1, FILL: 0, SVIB: 0}, abs_signals=frozenset({DPC})),
     ),
     Fault.INLET_VALVE_RESTRICTION: (Pattern({FILL: 3, DRAIN: 0, RAMP: 0, SVIB: 0}),),
     Fault.HEATER_FAILURE: (Pattern({RAMP: -2, HPWR: -1, FILL: 0, DRAIN: 0}),),
     Fault.MOTOR_BELT_SLIP: (Pattern({RPMS: 3, SCUR: 1, MAXRPM: -1, SVIB: 0, FILL: 0}),),
-    Fault.SUSPENSION_WEAR: (Pattern({LVIB: 2, RETR: 1, MAXRPM: -1, SVIB: 0.5, RPMS: 0}),),
+    # Worn dampers let the drum shake at every speed, most through the resonance on the way
+    # up: low-over-top vibration rises, where rough bearings (above) lower it.
+    Fault.SUSPENSION_WEAR: (Pattern({VRATIO: 2, LVIB: 1, SVIB: 1, RETR: 1, MAXRPM: -1, RPMS: 0}),),
     # Temperature probe reads wrong: the ramp looks off while the heater draws its power.
-    Fault.SENSOR_FAULT: (Pattern({RAMP: 1, HPWR: 0, FILL: 0, DRAIN: 0}, sensor=True),),
+    Fault.SENSOR_FAULT: (
+        Pattern({RAMP: 1, HPWR: 0, FILL: 0, DRAIN: 0}, sensor=True),
+        Pattern({HEND: 1, RAMP: 0, HPWR: 0, FILL: 0, DRAIN: 0, EMPTY: 0}, sensor=True),
+        Pattern({EMPTY: 1, FILL: 0, DRAIN: 0, HEND: 0, RAMP: 0}, sensor=True),
+    ),
 }
 
 SIGNALS: dict[Kind, tuple[SignalSpec, ...]] = {Kind.AC: AC_SIGNALS, Kind.WASHER: WASHER_SIGNALS}

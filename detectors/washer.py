@@ -74,6 +74,8 @@ SCALARS = (
     "fill_level_min",
     "fill_level_max",
     "rule_fault",
+    "spin_level_sum",
+    "spin_level_n",
 )
 _PHASES = {phase: float(i) for i, phase in enumerate(WasherPhase)}
 _FILL = _PHASES[WasherPhase.FILL]
@@ -156,6 +158,9 @@ class WasherFeatures:
             ):
                 base = v[s["base_power"]]
                 v[s["base_power"]] = power if math.isnan(base) else base + 0.3 * (power - base)
+        if phase == _PHASES[WasherPhase.SPIN] and r.water_level_mm is not None:
+            v[s["spin_level_sum"]] += r.water_level_mm
+            v[s["spin_level_n"]] += 1
         signals.extend(self._level_rule(state, r, phase, ts))
         self._motion(v, r, phase)
         return signals
@@ -222,9 +227,12 @@ class WasherFeatures:
             phase == _PHASES[WasherPhase.SPIN]
             and vib is not None
             and LOW_SPIN_MIN_RPM <= drum <= LOW_SPIN_MAX_RPM
+            and target != arr[s["prev_target_rpm"]]
         ):
             # Spin-up through the suspension's resonance (a few hundred rpm): worn dampers
-            # show here first, whatever the program's top speed.
+            # show here first, whatever the program's top speed. Only the ramp counts (the
+            # commanded speed still rising): a program that holds a low spin would otherwise
+            # mix its top speed in.
             arr[s["low_vib_sum"]] += vib
             arr[s["low_vib_n"]] += 1
         steady = target == arr[s["prev_target_rpm"]]
@@ -318,6 +326,14 @@ class WasherFeatures:
             _f(d.max_spin_rpm),
             _mean(v[s["kurt_sum"]], v[s["kurt_n"]]),
             heat_step,
+            _log(
+                _ratio(
+                    _mean(v[s["low_vib_sum"]], v[s["low_vib_n"]]),
+                    _mean(v[s["spin_vib_sum"]], v[s["spin_vib_n"]]),
+                )
+            ),
+            v[s["heat_last_temp"]] - v[s["target_temp"]] if heat_minutes >= 2.0 else NAN,
+            _mean(v[s["spin_level_sum"]], v[s["spin_level_n"]]),
         ]
         load = d.load_kg if d.load_kg is not None else v[s["load"]]
         inlet = v[s["inlet_temp"]]
@@ -350,6 +366,13 @@ class WasherFeatures:
 
 def _f(value: float | None) -> float:
     return NAN if value is None else value
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``; NaN when either is missing or the denominator is not > 0."""
+    if math.isnan(numerator) or not denominator > 0:
+        return NAN
+    return numerator / denominator
 
 
 def _or(value: float, default: float) -> float:

@@ -1,0 +1,75 @@
+"""Which cohort a unit is judged against: its model's, or the pooled one of its kind."""
+
+from __future__ import annotations
+
+from detectors.baseline import CohortBaseline
+from detectors.fleet import BASELINE, POOLED, HousecallDetector, KindTuning
+from edge.contract import Birth, Kind
+
+DAY = 86400.0
+
+
+def teach(cohort: CohortBaseline, windows: int) -> None:
+    """Give a cohort ``windows`` healthy windows (what the numbers are does not matter)."""
+    for i in range(windows):
+        cohort.offer(float(i), "teacher", {"c": 1.0}, {"c": 1.0}, [1.0] * len(cohort.floors))
+    cohort.apply_pending()
+
+
+def unit(detector: HousecallDetector, model: str) -> str:
+    birth = Birth.model_validate(
+        {
+            "schema": "housecall.birth/1",
+            "device_id": f"ac-{model.lower()}",
+            "kind": "ac",
+            "model": model,
+            "brand": "Aurora",
+            "ts": "2026-06-01T00:00:00Z",
+        },
+        strict=False,
+    )
+    detector.on_birth(birth)
+    return birth.device_id
+
+
+def choose(detector: HousecallDetector, device_id: str, ts: float) -> CohortBaseline:
+    tune: KindTuning = detector.config.tuning[Kind.AC]
+    cohort, teaches = detector._baseline(detector.devices[device_id], Kind.AC, "cool", tune, ts)
+    assert len(teaches) == 2  # healthy windows teach the model's cohort and the pooled one
+    return cohort
+
+
+def test_a_unit_of_a_well_known_model_is_judged_against_its_model_for_good() -> None:
+    detector = HousecallDetector()
+    device_id = unit(detector, "KS-50V")
+    own = detector.cohort(Kind.AC, "KS-50V", "cool")
+    teach(own, detector.config.tuning[Kind.AC].cohort_min)
+    teach(detector.cohort(Kind.AC, POOLED, "cool"), 5000)
+    assert choose(detector, device_id, 0.0) is own
+    assert choose(detector, device_id, 30 * DAY) is own
+
+
+def test_a_unit_of_a_rare_model_waits_then_takes_the_pooled_cohort_and_keeps_it() -> None:
+    detector = HousecallDetector()
+    device_id = unit(detector, "PX-12HR")
+    own = detector.cohort(Kind.AC, "PX-12HR", "cool")
+    pooled = detector.cohort(Kind.AC, POOLED, "cool")
+    wait = detector.config.tuning[Kind.AC].pooled_after_s
+    teach(pooled, 5000)
+    assert choose(detector, device_id, 0.0) is own  # waiting (own not learned: not judged)
+    assert detector.devices[device_id].v[BASELINE] == 0.0
+    assert choose(detector, device_id, wait - 60.0) is own
+    assert choose(detector, device_id, wait) is pooled
+    # The model's cohort learning later does not move a unit whose offsets were learned
+    # against the pooled one.
+    teach(own, 5000)
+    assert choose(detector, device_id, wait + 30 * DAY) is pooled
+
+
+def test_the_pooled_cohort_must_have_learned_before_anyone_is_judged_against_it() -> None:
+    detector = HousecallDetector()
+    device_id = unit(detector, "PX-12HR")
+    own = detector.cohort(Kind.AC, "PX-12HR", "cool")
+    wait = detector.config.tuning[Kind.AC].pooled_after_s
+    assert choose(detector, device_id, 0.0) is own
+    assert choose(detector, device_id, 2 * wait) is own
