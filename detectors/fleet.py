@@ -72,7 +72,7 @@ class KindTuning:
     cohort_min: int  # healthy windows a cohort needs before its residuals mean anything
     z_alpha: float  # EW weight of a new window in the device's smoothed residual
     open_score: float  # signature score (z units) that counts as evidence
-    persist: int  # windows of evidence in a row before a finding opens
+    persist: int  # windows of evidence (of the last ``persist_of``) before a finding opens
     recover_score: float  # below this the fault's evidence is "normal"
     recover_windows: int
     recover_s: float
@@ -85,6 +85,16 @@ class KindTuning:
     #: Device time a unit waits for its model's cohort to learn before it is judged against
     #: the pooled cohort of its kind instead (a model with a handful of units in the field).
     pooled_after_s: float = 4 * 86400.0
+    #: ``persist`` is counted over this many latest windows (default: in a row). A washer
+    #: shows a fault once per cycle, days apart, and one cycle with a light, well-balanced
+    #: load must not start the count over.
+    persist_of: int = 0
+
+    def __post_init__(self) -> None:
+        if self.persist_of == 0:
+            object.__setattr__(self, "persist_of", self.persist)
+        if not 1 <= self.persist <= self.persist_of <= 50:
+            raise ValueError("need 1 <= persist <= persist_of <= 50")
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,7 @@ class DetectorConfig:
                 offset_alpha=0.02,
                 fail_score=8.0,
                 pooled_after_s=7 * 86400.0,
+                persist_of=3,
             ),
         }
     )
@@ -504,16 +515,18 @@ class HousecallDetector:
             # clearly stronger evidence (a worsening fault drifts across signatures).
             seen = int(v[FAULTS_SEEN])
             bar = tune.open_score + (ANOTHER_FAULT_MARGIN if seen & ~(1 << k) else 0.0)
-            if score >= bar:
-                v[b["count"] + k] += 1
-                if math.isnan(v[b["first_ts"] + k]):
-                    v[b["first_ts"] + k] = ts
-                    v[b["first_score"] + k] = score
-            else:
-                v[b["count"] + k] = 0.0
-                v[b["first_ts"] + k] = NAN
+            # "count" holds which of the last ``persist_of`` windows had evidence (a bit each).
+            hit = score >= bar
+            recent = ((int(v[b["count"] + k]) << 1) | hit) & ((1 << tune.persist_of) - 1)
+            v[b["count"] + k] = float(recent)
+            if not hit:
+                if not recent:
+                    v[b["first_ts"] + k] = NAN
                 continue
-            if v[b["count"] + k] < tune.persist or open_any:
+            if math.isnan(v[b["first_ts"] + k]):
+                v[b["first_ts"] + k] = ts
+                v[b["first_score"] + k] = score
+            if recent.bit_count() < tune.persist or open_any:
                 continue
             if ranked is None:
                 ranked = self.diagnosers[kind].diagnose(z, scores)

@@ -1,0 +1,104 @@
+"""Persistence: how many windows (cycles) of evidence open a finding."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from detectors.api import Finding
+from detectors.fleet import FAULT_ORDER, LAYOUTS, HousecallDetector, KindTuning
+from detectors.signatures import SIGNALS
+from detectors.state import DeviceState
+from edge.contract import Fault, Kind
+
+DAY = 86400.0
+
+
+def judge(
+    detector: HousecallDetector,
+    state: DeviceState,
+    *,
+    kind: Kind,
+    fault: Fault,
+    score: float,
+    ts: float,
+) -> list[Finding]:
+    scores = dict.fromkeys(FAULT_ORDER[kind], 0.0)
+    scores[fault] = score
+    z = [0.0] * len(SIGNALS[kind])
+    signals = detector._persistence(
+        state=state, kind=kind, z=z, scores=scores, ts=ts, open_any=False, hold={}
+    )
+    return [s for s in signals if isinstance(s, Finding)]
+
+
+def washer(detector: HousecallDetector) -> DeviceState:
+    state = DeviceState.new("wm-1", "washer", "BW-8414", LAYOUTS["washer"])
+    detector.devices["wm-1"] = state
+    return state
+
+
+def test_a_washer_fault_opens_on_two_of_three_cycles_despite_one_quiet_cycle() -> None:
+    detector = HousecallDetector()
+    state = washer(detector)
+    strong = detector.config.tuning[Kind.WASHER].open_score + 0.5
+    assert not judge(
+        detector, state, kind=Kind.WASHER, fault=Fault.SUSPENSION_WEAR, score=strong, ts=1 * DAY
+    )
+    assert not judge(
+        detector, state, kind=Kind.WASHER, fault=Fault.SUSPENSION_WEAR, score=0.5, ts=2 * DAY
+    )
+    found = judge(
+        detector, state, kind=Kind.WASHER, fault=Fault.SUSPENSION_WEAR, score=strong, ts=3 * DAY
+    )
+    assert [f.fault for f in found] == [Fault.SUSPENSION_WEAR]
+
+
+def test_evidence_spread_thinner_than_two_of_three_opens_nothing() -> None:
+    detector = HousecallDetector()
+    state = washer(detector)
+    strong = detector.config.tuning[Kind.WASHER].open_score + 0.5
+    for day, score in enumerate([strong, 0.5, 0.5, strong, 0.5, 0.5, strong]):
+        assert not judge(
+            detector,
+            state,
+            kind=Kind.WASHER,
+            fault=Fault.SUSPENSION_WEAR,
+            score=score,
+            ts=day * DAY,
+        )
+
+
+def test_an_ac_fault_still_needs_its_windows_in_a_row() -> None:
+    detector = HousecallDetector()
+    state = DeviceState.new("ac-1", "ac", "KS-50V", LAYOUTS["ac"])
+    detector.devices["ac-1"] = state
+    tune = detector.config.tuning[Kind.AC]
+    strong = tune.open_score + 0.5
+    ts = 0.0
+    for _ in range(tune.persist - 1):
+        ts += 600.0
+        assert not judge(
+            detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=strong, ts=ts
+        )
+    assert not judge(
+        detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=0.5, ts=ts + 600.0
+    )
+    ts += 600.0
+    for _ in range(tune.persist - 1):
+        ts += 600.0
+        assert not judge(
+            detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=strong, ts=ts
+        )
+    found = judge(
+        detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=strong, ts=ts + 600.0
+    )
+    assert [f.fault for f in found] == [Fault.CONDENSER_FOULING]
+
+
+def test_persistence_settings_are_checked() -> None:
+    base = HousecallDetector().config.tuning[Kind.WASHER]
+    with pytest.raises(ValueError, match="persist_of"):
+        replace(base, persist=4, persist_of=3)
+    assert isinstance(replace(base, persist_of=5), KindTuning)
