@@ -59,8 +59,8 @@ BASELINE = 4
 #: Slot of the device time a device started waiting for its model's cohort.
 BASELINE_WAIT = 5
 OWN_COHORT, POOLED_COHORT = 1.0, 2.0
-#: Model name of the pooled cohort (no real model is called that: the contract's model
-#: names are printable and non-empty).
+#: Model name of the pooled cohort. A real model called "*" would share it: harmless, its
+#: units would simply be judged against every model of their kind from the start.
 POOLED = "*"
 
 
