@@ -49,15 +49,17 @@ from edge.contract import (
 
 NAN = float("nan")
 EPOCH_S = 3600.0
-#: Slot of the bit set of faults a device has had findings for (common to both layouts).
-FAULTS_SEEN = 3
+#: The first scalars of every kind's layout, so their slots are the same for all kinds.
+COMMON_SCALARS = ("last_ts", "windows", "late", "faults_seen", "baseline", "baseline_wait_ts")
+#: Slot of the bit set of faults a device has had findings for.
+FAULTS_SEEN = COMMON_SCALARS.index("faults_seen")
 #: Extra signature score a second, different fault needs on the same unit.
 ANOTHER_FAULT_MARGIN = 1.5
-#: Slot of the baseline a device is judged against (common to both layouts): 0 not chosen
-#: yet, 1 its model's cohort, 2 the pooled cohort of every model of its kind.
-BASELINE = 4
+#: Slot of the baseline a device is judged against: 0 not chosen yet, 1 its model's
+#: cohort, 2 the pooled cohort of every model of its kind.
+BASELINE = COMMON_SCALARS.index("baseline")
 #: Slot of the device time a device started waiting for its model's cohort.
-BASELINE_WAIT = 5
+BASELINE_WAIT = COMMON_SCALARS.index("baseline_wait_ts")
 OWN_COHORT, POOLED_COHORT = 1.0, 2.0
 #: Model name of the pooled cohort. A real model called "*" would share it: harmless, its
 #: units would simply be judged against every model of their kind from the start.
@@ -136,21 +138,13 @@ class DetectorConfig:
 
 LAYOUTS: dict[str, Layout] = {
     Kind.AC.value: Layout(
-        ("last_ts", "windows", "late", "faults_seen", "baseline", "baseline_wait_ts", *ac.SCALARS),
+        (*COMMON_SCALARS, *ac.SCALARS),
         n_signals=len(SIGNALS[Kind.AC]),
         n_faults=len(PATTERNS[Kind.AC]),
         buffer=ac.BUFFER,
     ),
     Kind.WASHER.value: Layout(
-        (
-            "last_ts",
-            "windows",
-            "late",
-            "faults_seen",
-            "baseline",
-            "baseline_wait_ts",
-            *washer.SCALARS,
-        ),
+        (*COMMON_SCALARS, *washer.SCALARS),
         n_signals=len(SIGNALS[Kind.WASHER]),
         n_faults=len(PATTERNS[Kind.WASHER]),
     ),

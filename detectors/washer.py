@@ -82,8 +82,14 @@ _FILL = _PHASES[WasherPhase.FILL]
 _DRAIN = _PHASES[WasherPhase.DRAIN]
 
 
+def _ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``; NaN unless the denominator is > 0 (NaN stays NaN)."""
+    return numerator / denominator if denominator > 0 else NAN
+
+
 def _mean(total: float, n: float) -> float:
-    return total / n if n > 0 else NAN
+    """A mean from its running sum and count; NaN when nothing was counted."""
+    return _ratio(total, n)
 
 
 class WasherFeatures:
@@ -366,13 +372,6 @@ class WasherFeatures:
 
 def _f(value: float | None) -> float:
     return NAN if value is None else value
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    """``numerator / denominator``; NaN when either is missing or the denominator is not > 0."""
-    if math.isnan(numerator) or not denominator > 0:
-        return NAN
-    return numerator / denominator
 
 
 def _or(value: float, default: float) -> float:

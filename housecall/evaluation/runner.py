@@ -17,10 +17,9 @@ exactly as the gateway's ``Pipeline`` calls its sink. So the orders scored are t
 the gateway would open (``tests/housecall/evaluation/test_service_orders.py`` checks
 that against a real ``Pipeline``). What is left out, storing every sample and the
 de-duplication marks, changes no order and would make a 500-device, 60-day run take
-hours instead of minutes. De-duplication here is a plain "seq must grow" per stream,
-simpler than the gateway's windowed tracker (which also takes late fills); both accept
-the same messages because the simulator, and one in-order subscriber, deliver each
-device's seqs in order.
+hours instead of minutes. De-duplication is the gateway's own
+:class:`~gateway.dedup.SeqTracker` (in memory: its marks are not persisted here), so a
+message the gateway would drop as a duplicate or stale is dropped here too.
 """
 
 from __future__ import annotations
@@ -39,12 +38,12 @@ from detectors.fleet import HousecallDetector
 from edge.contract import (
     AcReadings,
     Birth,
-    Channel,
     ContractViolation,
     EventBase,
     Telemetry,
     parse_message,
 )
+from gateway.dedup import EVENT_STREAM, TELEMETRY_STREAM, SeqTracker, Verdict
 from housecall.evaluation.scoring import OpenedOrder, Report, Truth, score
 from housecall.evaluation.service_orders import ServiceOrders
 from simulators.faults import FaultTruth
@@ -133,7 +132,7 @@ class Processor:
         self.detector = detector
         self.sink = sink
         self.activity = Activity()
-        self.last_seq: dict[tuple[str, Channel], int] = {}
+        self.tracker = SeqTracker()
         self.messages = 0
         self.rejected = 0
         self.duplicates = 0
@@ -149,14 +148,17 @@ class Processor:
             return
         message = inbound.payload
         if isinstance(message, Birth):
+            self.tracker.allow_reset(message.device_id)
             self.detector.on_birth(message)
             self.sink.on_birth(message)
         elif isinstance(message, Telemetry | EventBase):
-            key = (message.device_id, inbound.channel)
-            if message.seq <= self.last_seq.get(key, -1):
-                self.duplicates += 1
+            stream = TELEMETRY_STREAM if isinstance(message, Telemetry) else EVENT_STREAM
+            if (
+                self.tracker.check(message.device_id, stream, message.seq).verdict
+                is not Verdict.NEW
+            ):
+                self.duplicates += 1  # a duplicate, or older than the gateway's window
                 return
-            self.last_seq[key] = message.seq
             started = time.perf_counter()
             signals: Sequence[Signal]
             if isinstance(message, Telemetry):

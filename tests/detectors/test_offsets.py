@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from detectors.fleet import LAYOUTS, DetectorConfig, HousecallDetector
+from array import array
+
+from detectors.fleet import LAYOUTS, DetectorConfig, HousecallDetector, KindTuning
 from detectors.state import DeviceState
 from edge.contract import Kind
 
 
+def fresh(kind: Kind) -> tuple[KindTuning, array[float], dict[str, int], int]:
+    """A new unit's state of ``kind``: its tuning, numbers, block offsets, signal count."""
+    layout = LAYOUTS[kind.value]
+    state = DeviceState.new(f"{kind.value}-1", kind.value, "M", layout)
+    return DetectorConfig().tuning[kind], state.v, layout.block, layout.n_signals
+
+
 def test_a_signal_beyond_the_guard_keeps_its_offset_while_normal_ones_follow() -> None:
-    tune = DetectorConfig().tuning[Kind.AC]
-    layout = LAYOUTS[Kind.AC.value]
-    b = layout.block
-    n = layout.n_signals
-    state = DeviceState.new("ac-1", "ac", "M", layout)
-    v = state.v
+    tune, v, b, n = fresh(Kind.AC)
     for i in range(n):
         v[b["offset_n"] + i] = tune.warm_windows
     v[b["z_slow"] + 0] = tune.offset_guard_z + 0.5  # drifting away: a fault developing
@@ -27,10 +31,6 @@ def test_a_signal_beyond_the_guard_keeps_its_offset_while_normal_ones_follow() -
 
 
 def test_offsets_still_warming_up_are_left_to_the_warm_up_average() -> None:
-    tune = DetectorConfig().tuning[Kind.WASHER]
-    layout = LAYOUTS[Kind.WASHER.value]
-    b = layout.block
-    n = layout.n_signals
-    state = DeviceState.new("wm-1", "washer", "W", layout)
-    HousecallDetector._follow_offsets(state.v, b, n, [2.0] * n, tune)
-    assert all(state.v[b["offset"] + i] == 0.0 for i in range(n))
+    tune, v, b, n = fresh(Kind.WASHER)
+    HousecallDetector._follow_offsets(v, b, n, [2.0] * n, tune)
+    assert all(v[b["offset"] + i] == 0.0 for i in range(n))
