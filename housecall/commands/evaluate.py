@@ -6,13 +6,17 @@ signals (self-fix notices and their grace period included), on a throw-away SQLi
 Prints per fault and overall: share of faults with a correct work order before the
 customer noticed, median and 10th-percentile lead time, time to detect sudden faults,
 diagnosis top-1 accuracy, false orders per 1,000 healthy device-days and precision;
+lists every noticed gradual fault that got no correct order in time with the cause
+(not judged, another fault named first, order only after the notice, evidence too weak);
 optionally writes a PNG. ``--mqtt-url`` sends every message through a real broker
 (same numbers as the in-process path for the same seed).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from housecall.evaluation.misses import CAUSES, Miss
 from housecall.evaluation.scoring import FaultRow, Report
 from simulators.faults import FaultTruth
 
@@ -78,6 +83,8 @@ def evaluate(
     report = result.report
     console.print(_fault_table(report, f"seed {seed}: {devices} devices x {days:g} days"))
     console.print(_summary_table(report))
+    if result.misses:
+        console.print(_misses_table(result.misses, config.start))
     console.print(
         f"{result.messages:,} messages ({result.rejected} rejected, {result.duplicates} "
         f"duplicates, {result.late} late) in {result.seconds:.0f} s; detector "
@@ -170,4 +177,47 @@ def _summary_table(report: Report) -> Table:
         f"{report.sudden_within_30min} / {report.sudden.injected}",
         "all",
     )
+    return table
+
+
+#: Rows of the misses table; the causes line below it always counts all of them.
+MISSES_SHOWN = 40
+
+
+def _misses_table(misses: Sequence[Miss], start: datetime) -> Table:
+    counts = Counter(miss.cause for miss in misses)
+    caption = ", ".join(f"{counts[cause]} {cause}" for cause in CAUSES if counts[cause])
+    if len(misses) > MISSES_SHOWN:
+        caption += f" (first {MISSES_SHOWN} of {len(misses)} shown)"
+    table = Table(
+        title="gradual faults noticed without a correct order before the notice",
+        caption=caption + "; judged: steady AC windows or washer cycles between onset and notice",
+    )
+    for name, justify in (
+        ("device", "left"),
+        ("model", "left"),
+        ("fault", "left"),
+        ("onset d", "right"),
+        ("notice d", "right"),
+        ("judged", "right"),
+        ("first order after onset", "left"),
+        ("cause", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+
+    def day(moment: datetime) -> str:
+        return f"{(moment - start).total_seconds() / 86400:.1f}"
+
+    for miss in misses[:MISSES_SHOWN]:
+        first = miss.first_order
+        table.add_row(
+            miss.device_id,
+            miss.model,
+            miss.fault.value,
+            day(miss.onset_at),
+            day(miss.notice_at),
+            str(miss.judged),
+            "-" if first is None else f"{first.fault.value} at day {day(first.opened_at)}",
+            miss.cause,
+        )
     return table

@@ -44,6 +44,7 @@ from edge.contract import (
     parse_message,
 )
 from gateway.dedup import EVENT_STREAM, TELEMETRY_STREAM, SeqTracker, Verdict
+from housecall.evaluation.misses import JudgedWindows, Miss, explain_misses
 from housecall.evaluation.scoring import OpenedOrder, Report, Truth, score
 from housecall.evaluation.service_orders import ServiceOrders
 from simulators.faults import FaultTruth
@@ -80,6 +81,8 @@ class EvaluationResult:
     #: Time spent in the work-order service (every message ticks its device-time clock).
     service_seconds: float
     trace: Trace | None
+    #: Every noticed gradual fault without a correct order in time, with its cause.
+    misses: list[Miss] = field(default_factory=list)
 
 
 class Activity:
@@ -266,8 +269,14 @@ def evaluate(
     run = FleetRun(config)
     detector = HousecallDetector()
     trace = Trace(trace_device) if trace_device else None
-    if trace is not None:
-        detector.trace = lambda device_id, ts, z, names: _record(trace, device_id, ts, z, names)
+    judged = JudgedWindows()
+
+    def on_judged(device_id: str, ts: float, z: list[float], names: list[str]) -> None:
+        judged.note(device_id, ts)
+        if trace is not None:
+            _record(trace, device_id, ts, z, names)
+
+    detector.trace = on_judged
     with ServiceOrders(detector=detector) as sink:
         processor = Processor(detector, sink)
         feed = mqtt_feed(run, mqtt_url) if mqtt_url else in_process_feed(run)
@@ -284,6 +293,7 @@ def evaluate(
     truths = truths_with_operation(run.truth(), processor.activity)
     device_ids = [d.device_id for d in run.devices]
     report = score(truths, orders, device_ids, config.days)
+    models = {d.device_id: d.model for d in run.devices}
     return EvaluationResult(
         report=report,
         truths=truths,
@@ -297,6 +307,7 @@ def evaluate(
         detector_seconds=processor.detector_seconds,
         service_seconds=processor.service_seconds,
         trace=trace,
+        misses=explain_misses(truths, orders, judged, models),
     )
 
 

@@ -50,3 +50,53 @@ def test_a_bad_flag_is_one_line_and_exit_2() -> None:
     assert bad_url.returncode == 2
     assert "--mqtt-url" in bad_url.stderr
     assert "Traceback" not in bad_url.stderr
+
+
+def test_the_misses_table_names_every_miss_and_counts_the_causes() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rich.console import Console
+
+    from edge.contract import Fault
+    from housecall.commands.evaluate import MISSES_SHOWN, _misses_table
+    from housecall.evaluation.misses import NOT_JUDGED, ORDER_AFTER_NOTICE, Miss
+    from housecall.evaluation.scoring import OpenedOrder
+
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    late = OpenedOrder("ac-000001", Fault.REFRIGERANT_LEAK, start + timedelta(days=23), 0.9)
+    misses = [
+        Miss(
+            device_id=f"wm-{i:06d}",
+            model="BW-6010",
+            fault=Fault.SUSPENSION_WEAR,
+            onset_at=start + timedelta(days=3),
+            notice_at=start + timedelta(days=30),
+            judged=0,
+            first_order=None,
+            correct_order=None,
+            cause=NOT_JUDGED,
+        )
+        for i in range(MISSES_SHOWN)
+    ]
+    misses.append(
+        Miss(
+            "ac-000001",
+            "KS-50V",
+            Fault.REFRIGERANT_LEAK,
+            start,
+            start + timedelta(days=22.7),
+            470,
+            late,
+            late,
+            ORDER_AFTER_NOTICE,
+        )
+    )
+    console = Console(width=200, record=True)
+    console.print(_misses_table(misses, start))
+    text = console.export_text()
+    assert "wm-000000" in text
+    assert "suspension_wear" in text
+    assert "BW-6010" in text
+    assert "ac-000001" not in text  # beyond the rows shown, but still counted below
+    assert f"{MISSES_SHOWN} not judged, 1 order after notice" in text
+    assert f"first {MISSES_SHOWN} of {MISSES_SHOWN + 1} shown" in text

@@ -171,6 +171,7 @@ def test_the_evaluation_opens_the_orders_the_gateway_opens(tmp_path: Path) -> No
 
     assert received == result.messages > 10_000
     assert dead == result.rejected == 0
+    assert len(result.misses) == result.report.gradual.missed
     faulty = {(t.device_id, t.fault) for t in result.truths}
     assert {(o.device_id, o.fault) for o in result.orders} & faulty, "no true fault got an order"
 
