@@ -7,9 +7,10 @@ Prints per fault and overall: share of faults with a correct work order before t
 customer noticed, median and 10th-percentile lead time, time to detect sudden faults,
 diagnosis top-1 accuracy, false orders per 1,000 healthy device-days and precision;
 lists every noticed gradual fault that got no correct order in time with the cause
-(not judged, another fault named first, order only after the notice, evidence too weak);
-optionally writes a PNG. ``--mqtt-url`` sends every message through a real broker
-(same numbers as the in-process path for the same seed).
+(not judged, another fault named first, order only after the notice, evidence too weak)
+and every order opened on a healthy unit; optionally writes a PNG. ``--mqtt-url`` sends
+every message through a real broker (same numbers as the in-process path for the same
+seed).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from housecall.evaluation.misses import CAUSES, Miss
-from housecall.evaluation.scoring import FaultRow, Report
+from housecall.evaluation.scoring import FaultRow, OpenedOrder, Report
 from simulators.faults import FaultTruth
 
 
@@ -85,6 +86,10 @@ def evaluate(
     console.print(_summary_table(report))
     if result.misses:
         console.print(_misses_table(result.misses, config.start))
+    faulty = {truth.device_id for truth in result.truths}
+    false_orders = [order for order in result.orders if order.device_id not in faulty]
+    if false_orders:
+        console.print(_false_orders_table(false_orders, result.models, config.start))
     console.print(
         f"{result.messages:,} messages ({result.rejected} rejected, {result.duplicates} "
         f"duplicates, {result.late} late) in {result.seconds:.0f} s; detector "
@@ -219,5 +224,29 @@ def _misses_table(misses: Sequence[Miss], start: datetime) -> Table:
             str(miss.judged),
             "-" if first is None else f"{first.fault.value} at day {day(first.opened_at)}",
             miss.cause,
+        )
+    return table
+
+
+def _false_orders_table(
+    orders: Sequence[OpenedOrder], models: dict[str, str], start: datetime
+) -> Table:
+    shown = f" (first {MISSES_SHOWN} of {len(orders)} shown)" if len(orders) > MISSES_SHOWN else ""
+    table = Table(title=f"orders on healthy units (false orders){shown}")
+    for name, justify in (
+        ("device", "left"),
+        ("model", "left"),
+        ("fault named", "left"),
+        ("opened d", "right"),
+        ("confidence", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for order in orders[:MISSES_SHOWN]:
+        table.add_row(
+            order.device_id,
+            models.get(order.device_id, "?"),
+            order.fault.value,
+            f"{(order.opened_at - start).total_seconds() / 86400:.1f}",
+            f"{order.confidence:.2f}",
         )
     return table

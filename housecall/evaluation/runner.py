@@ -83,6 +83,8 @@ class EvaluationResult:
     trace: Trace | None
     #: Every noticed gradual fault without a correct order in time, with its cause.
     misses: list[Miss] = field(default_factory=list)
+    #: Model of every device of the fleet, by device id.
+    models: dict[str, str] = field(default_factory=dict)
 
 
 class Activity:
@@ -308,6 +310,7 @@ def evaluate(
         service_seconds=processor.service_seconds,
         trace=trace,
         misses=explain_misses(truths, orders, judged, models),
+        models=models,
     )
 
 

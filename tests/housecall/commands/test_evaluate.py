@@ -100,3 +100,25 @@ def test_the_misses_table_names_every_miss_and_counts_the_causes() -> None:
     assert "ac-000001" not in text  # beyond the rows shown, but still counted below
     assert f"{MISSES_SHOWN} not judged, 1 order after notice" in text
     assert f"first {MISSES_SHOWN} of {MISSES_SHOWN + 1} shown" in text
+
+
+def test_the_false_orders_table_names_the_healthy_unit_and_its_model() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rich.console import Console
+
+    from edge.contract import Fault
+    from housecall.commands.evaluate import _false_orders_table
+    from housecall.evaluation.scoring import OpenedOrder
+
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    order = OpenedOrder("wm-000010", Fault.SENSOR_FAULT, start + timedelta(days=23.4), 0.71)
+    console = Console(width=200, record=True)
+    console.print(_false_orders_table([order], {"wm-000010": "BW-8414"}, start))
+    text = console.export_text()
+    assert "false orders" in text
+    assert "wm-000010" in text
+    assert "BW-8414" in text
+    assert "sensor_fault" in text
+    assert "23.4" in text
+    assert "0.71" in text
