@@ -6,9 +6,10 @@ compares each signal with what the device's cohort (same kind, model and regime)
 under the same conditions plus the unit's own learned offset, standardises the residual
 with the cohort's spread, and smooths it per device. The smoothed residual pattern is
 scored against every fault signature; a fault whose score stays above ``open_score`` for
-``persist`` windows (AC: ten-minute steady-state windows; washer: cycles) and is the top
-diagnosis becomes a :class:`~detectors.api.Finding`. Sudden faults (a dead fan, an open
-heater element, a stuck thermistor) are caught by direct per-sample rules instead, well
+``persist`` windows (AC: ten-minute steady-state windows; washer: cycles), spanning at
+least ``persist_s`` of device time (AC: two hours), and is the top diagnosis becomes a
+:class:`~detectors.api.Finding`. Sudden faults (a dead fan, an open heater element, a
+stuck thermistor) are caught by direct per-sample rules instead, well
 within half an hour of device time. An open fault whose evidence stays normal for
 ``recover_s`` seconds and ``recover_windows`` windows yields a :class:`Recovery`.
 
@@ -91,6 +92,11 @@ class KindTuning:
     #: shows a fault once per cycle, days apart, and one cycle with a light, well-balanced
     #: load must not start the count over.
     persist_of: int = 0
+    #: Device time the evidence must span (from its first window) before a finding opens.
+    #: A developing fault shows for hours on end; a window left open or an evening of odd
+    #: use moves an AC's residuals for an hour (a healthy unit of seed 502 held a
+    #: compressor-wear pattern for the 6 windows of ``persist``, 72 minutes, and got an order).
+    persist_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.persist_of == 0:
@@ -116,6 +122,7 @@ class DetectorConfig:
                 offset_alpha=0.002,
                 fail_score=8.0,
                 pooled_after_s=4 * 86400.0,
+                persist_s=2 * 3600.0,
             ),
             Kind.WASHER: KindTuning(
                 warm_windows=5,
@@ -520,7 +527,11 @@ class HousecallDetector:
             if math.isnan(v[b["first_ts"] + k]):
                 v[b["first_ts"] + k] = ts
                 v[b["first_score"] + k] = score
-            if recent.bit_count() < tune.persist or open_any:
+            if (
+                recent.bit_count() < tune.persist
+                or open_any
+                or ts - v[b["first_ts"] + k] < tune.persist_s
+            ):
                 continue
             if ranked is None:
                 ranked = self.diagnosers[kind].diagnose(z, scores)

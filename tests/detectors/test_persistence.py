@@ -70,31 +70,64 @@ def test_evidence_spread_thinner_than_two_of_three_opens_nothing() -> None:
         )
 
 
-def test_an_ac_fault_still_needs_its_windows_in_a_row() -> None:
-    detector = HousecallDetector()
+def ac(detector: HousecallDetector) -> DeviceState:
     state = DeviceState.new("ac-1", "ac", "KS-50V", LAYOUTS["ac"])
     detector.devices["ac-1"] = state
+    return state
+
+
+def test_an_ac_fault_still_needs_its_windows_in_a_row() -> None:
+    detector = HousecallDetector()
+    state = ac(detector)
     tune = detector.config.tuning[Kind.AC]
     strong = tune.open_score + 0.5
+    step = 1800.0  # windows half an hour apart: the evidence spans hours either way
     ts = 0.0
     for _ in range(tune.persist - 1):
-        ts += 600.0
+        ts += step
         assert not judge(
             detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=strong, ts=ts
         )
     assert not judge(
-        detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=0.5, ts=ts + 600.0
+        detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=0.5, ts=ts + step
     )
-    ts += 600.0
+    ts += step
     for _ in range(tune.persist - 1):
-        ts += 600.0
+        ts += step
         assert not judge(
             detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=strong, ts=ts
         )
     found = judge(
-        detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=strong, ts=ts + 600.0
+        detector, state, kind=Kind.AC, fault=Fault.CONDENSER_FOULING, score=strong, ts=ts + step
     )
     assert [f.fault for f in found] == [Fault.CONDENSER_FOULING]
+
+
+def test_an_ac_pattern_held_for_an_hour_opens_nothing_held_for_two_hours_it_does() -> None:
+    detector = HousecallDetector()
+    state = ac(detector)
+    tune = detector.config.tuning[Kind.AC]
+    assert tune.persist_s == 2 * 3600.0
+    strong = tune.open_score + 0.5
+    # An evening with the windows open: ten-minute windows of evidence for 80 minutes.
+    for n in range(9):
+        assert not judge(
+            detector, state, kind=Kind.AC, fault=Fault.COMPRESSOR_WEAR, score=strong, ts=n * 600.0
+        )
+    # Then normal for an hour: the streak is over and the next one starts from scratch.
+    for n in range(9, 15):
+        assert not judge(
+            detector, state, kind=Kind.AC, fault=Fault.COMPRESSOR_WEAR, score=0.5, ts=n * 600.0
+        )
+    found: list[Finding] = []
+    n = 15
+    while not found:
+        found = judge(
+            detector, state, kind=Kind.AC, fault=Fault.COMPRESSOR_WEAR, score=strong, ts=n * 600.0
+        )
+        n += 1
+    assert (n - 1 - 15) * 600.0 == tune.persist_s  # two hours after the streak's first window
+    assert [f.fault for f in found] == [Fault.COMPRESSOR_WEAR]
 
 
 def test_persistence_settings_are_checked() -> None:
