@@ -31,7 +31,7 @@ from detectors.api import Finding, Outcome, Recovery, Signal
 from detectors.baseline import CohortBaseline, Conditions
 from detectors.diagnosis import Diagnoser, fault_scores
 from detectors.errors import error_fault
-from detectors.signatures import HARD_SCORE, PATTERNS, SIGNALS, SignalSpec
+from detectors.signatures import HARD_SCORE, PATTERNS, SIGNALS, SignalSpec, censored
 from detectors.state import DeviceState, Layout
 from edge.contract import (
     AcReadings,
@@ -326,6 +326,9 @@ class HousecallDetector:
         warmed = 0
         available = 0
         residuals = [NAN] * n
+        specs = SIGNALS[kind]
+        # Floored readings are judged but never learned (see signatures.LOG_FLOOR).
+        floored = [censored(specs[i], y[i]) for i in range(n)]
         for i in range(n):
             value = y[i]
             if (
@@ -337,15 +340,18 @@ class HousecallDetector:
                 continue
             available += 1
             residual = value - expected[i]
-            residuals[i] = residual
+            residuals[i] = NAN if floored[i] else residual
             seen = v[b["offset_n"] + i]
             if seen < tune.warm_windows:
+                if floored[i]:
+                    continue
                 v[b["offset"] + i] += (residual - v[b["offset"] + i]) / (seen + 1)
                 v[b["offset_n"] + i] = seen + 1
                 continue
             warmed += 1
             deviation = residual - v[b["offset"] + i]
-            cohort.note_residual(i, deviation)
+            if not floored[i]:
+                cohort.note_residual(i, deviation)
             zi = max(-10.0, min(10.0, deviation / cohort.scale(i)))
             zs = v[b["z_slow"] + i] + tune.z_alpha * (zi - v[b["z_slow"] + i])
             v[b["z_slow"] + i] = zs
@@ -380,7 +386,8 @@ class HousecallDetector:
                     if clean is None:
                         clean = [
                             NAN
-                            if (not math.isnan(z[i]) and abs(v[b["z_fast"] + i]) > 4.0)
+                            if floored[i]
+                            or (not math.isnan(z[i]) and abs(v[b["z_fast"] + i]) > 4.0)
                             else y[i]
                             for i in range(n)
                         ]

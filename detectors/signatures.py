@@ -35,6 +35,27 @@ class SignalSpec:
     log: bool = False
 
 
+#: Where a logarithmic signal floors: a rate or duration of (almost) zero (no heating at all
+#: in a cycle, a glitch on the probe at the end of heating). Such a reading is *censored*: it
+#: is judged (it is strong evidence), but it says nothing about a unit's healthy level, so
+#: it is neither learned into the unit's offset nor taught to its cohort (one such cycle of
+#: a healthy washer of seed 502 pulled its heating-ramp offset 5 sigma low, and its cohort's
+#: expectation with it, and a false probe-fault order followed three weeks later).
+LOG_FLOOR_VALUE = 0.01
+LOG_FLOOR = math.log(LOG_FLOOR_VALUE)
+
+
+def censored(spec: SignalSpec, value: float) -> bool:
+    """Whether ``value`` of ``spec`` is a floored (censored) reading.
+
+    >>> censored(SignalSpec("heat_ramp_k_per_min", "K/min", 0.03, log=True), LOG_FLOOR)
+    True
+    >>> censored(SignalSpec("heat_ramp_k_per_min", "K/min", 0.03, log=True), math.log(0.8))
+    False
+    """
+    return spec.log and value <= LOG_FLOOR
+
+
 @dataclass(frozen=True, slots=True)
 class Pattern:
     """Expected direction and strength per signal index for one way a fault shows."""

@@ -20,6 +20,7 @@ from array import array
 from typing import TYPE_CHECKING
 
 from detectors.api import Signal
+from detectors.signatures import LOG_FLOOR_VALUE
 from detectors.state import DeviceState
 from edge.contract import CycleEndEvent, Evidence, Fault, Kind, WasherPhase, WasherReadings
 
@@ -379,10 +380,10 @@ def _or(value: float, default: float) -> float:
 
 
 def _log(value: float) -> float:
-    """Log of a positive duration or rate; a rate of (almost) zero floors at log(0.01)."""
+    """Log of a positive duration or rate; a rate of (almost) zero floors at ``LOG_FLOOR``."""
     if math.isnan(value):
         return NAN
-    return math.log(max(value, 0.01))
+    return math.log(max(value, LOG_FLOOR_VALUE))
 
 
 def _nz(value: float) -> float:

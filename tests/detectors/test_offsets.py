@@ -34,3 +34,35 @@ def test_offsets_still_warming_up_are_left_to_the_warm_up_average() -> None:
     tune, v, b, n = fresh(Kind.WASHER)
     HousecallDetector._follow_offsets(v, b, n, [2.0] * n, tune)
     assert all(v[b["offset"] + i] == 0.0 for i in range(n))
+
+
+def test_a_floored_reading_is_judged_but_teaches_neither_the_offset_nor_the_cohort() -> None:
+    import math
+
+    from detectors.signatures import LOG_FLOOR, RAMP, WASHER_SIGNALS
+
+    detector = HousecallDetector()
+    x = {"c": 1.0, "load": 0.0}
+    healthy = [math.log(0.6) if spec.log else 0.1 for spec in WASHER_SIGNALS]
+    cohort = detector.cohort(Kind.WASHER, "M", "")
+    tune = detector.config.tuning[Kind.WASHER]
+    for k in range(tune.cohort_min + 5):
+        cohort.offer(float(k), f"wm-{k}", x, x, [value + 0.001 * (k % 3) for value in healthy])
+    cohort.apply_pending()
+    state = DeviceState.new("wm-1", "washer", "M", LAYOUTS["washer"])
+    detector.devices["wm-1"] = state
+    b = LAYOUTS["washer"].block
+    no_heat = list(healthy)
+    no_heat[RAMP] = LOG_FLOOR  # the heater ran, the probe saw no rise (a glitch, a cut)
+    detector.score_window(
+        state=state, kind=Kind.WASHER, regime="", x=x, x_external=x, y=no_heat, ts=1e6
+    )
+    assert state.v[b["offset_n"] + RAMP] == 0  # not averaged into the unit's offset
+    assert state.v[b["offset_n"] + 0] == 1  # the other signals were
+    taught = cohort.pending[-1][4]
+    assert math.isnan(taught[RAMP])
+    assert taught[0] == healthy[0]
+    detector.score_window(
+        state=state, kind=Kind.WASHER, regime="", x=x, x_external=x, y=healthy, ts=1e6 + 9e4
+    )
+    assert state.v[b["offset_n"] + RAMP] == 1
