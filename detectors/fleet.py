@@ -326,9 +326,8 @@ class HousecallDetector:
         warmed = 0
         available = 0
         residuals = [NAN] * n
-        specs = SIGNALS[kind]
         # Floored readings are judged but never learned (see signatures.LOG_FLOOR).
-        floored = [censored(specs[i], y[i]) for i in range(n)]
+        floored = [censored(spec, value) for spec, value in zip(SIGNALS[kind], y, strict=True)]
         for i in range(n):
             value = y[i]
             if (

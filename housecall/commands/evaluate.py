@@ -189,6 +189,11 @@ def _summary_table(report: Report) -> Table:
 MISSES_SHOWN = 40
 
 
+def _run_day(moment: datetime, start: datetime) -> str:
+    """Device time since the run's start, in days (how the tables name a moment)."""
+    return f"{(moment - start).total_seconds() / 86400:.1f}"
+
+
 def _misses_table(misses: Sequence[Miss], start: datetime) -> Table:
     counts = Counter(miss.cause for miss in misses)
     caption = ", ".join(f"{counts[cause]} {cause}" for cause in CAUSES if counts[cause])
@@ -210,19 +215,18 @@ def _misses_table(misses: Sequence[Miss], start: datetime) -> Table:
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
 
-    def day(moment: datetime) -> str:
-        return f"{(moment - start).total_seconds() / 86400:.1f}"
-
     for miss in misses[:MISSES_SHOWN]:
         first = miss.first_order
         table.add_row(
             miss.device_id,
             miss.model,
             miss.fault.value,
-            day(miss.onset_at),
-            day(miss.notice_at),
+            _run_day(miss.onset_at, start),
+            _run_day(miss.notice_at, start),
             str(miss.judged),
-            "-" if first is None else f"{first.fault.value} at day {day(first.opened_at)}",
+            "-"
+            if first is None
+            else f"{first.fault.value} at day {_run_day(first.opened_at, start)}",
             miss.cause,
         )
     return table
@@ -246,7 +250,7 @@ def _false_orders_table(
             order.device_id,
             models.get(order.device_id, "?"),
             order.fault.value,
-            f"{(order.opened_at - start).total_seconds() / 86400:.1f}",
+            _run_day(order.opened_at, start),
             f"{order.confidence:.2f}",
         )
     return table

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from rich.table import Table
 
 HOUSECALL = Path(sys.executable).parent / "housecall"
 
@@ -21,6 +23,13 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         env={**os.environ, "COLUMNS": "200"},
         check=False,
     )
+
+
+def rendered(table: Table) -> str:
+    """What a 200-column terminal shows of ``table``."""
+    console = Console(width=200, record=True)
+    console.print(table)
+    return console.export_text()
 
 
 @pytest.mark.slow
@@ -54,8 +63,6 @@ def test_a_bad_flag_is_one_line_and_exit_2() -> None:
 
 def test_the_misses_table_names_every_miss_and_counts_the_causes() -> None:
     from datetime import UTC, datetime, timedelta
-
-    from rich.console import Console
 
     from edge.contract import Fault
     from housecall.commands.evaluate import MISSES_SHOWN, _misses_table
@@ -91,9 +98,7 @@ def test_the_misses_table_names_every_miss_and_counts_the_causes() -> None:
             ORDER_AFTER_NOTICE,
         )
     )
-    console = Console(width=200, record=True)
-    console.print(_misses_table(misses, start))
-    text = console.export_text()
+    text = rendered(_misses_table(misses, start))
     assert "wm-000000" in text
     assert "suspension_wear" in text
     assert "BW-6010" in text
@@ -105,17 +110,13 @@ def test_the_misses_table_names_every_miss_and_counts_the_causes() -> None:
 def test_the_false_orders_table_names_the_healthy_unit_and_its_model() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from rich.console import Console
-
     from edge.contract import Fault
     from housecall.commands.evaluate import _false_orders_table
     from housecall.evaluation.scoring import OpenedOrder
 
     start = datetime(2026, 6, 1, tzinfo=UTC)
     order = OpenedOrder("wm-000010", Fault.SENSOR_FAULT, start + timedelta(days=23.4), 0.71)
-    console = Console(width=200, record=True)
-    console.print(_false_orders_table([order], {"wm-000010": "BW-8414"}, start))
-    text = console.export_text()
+    text = rendered(_false_orders_table([order], {"wm-000010": "BW-8414"}, start))
     assert "false orders" in text
     assert "wm-000010" in text
     assert "BW-8414" in text
