@@ -326,6 +326,7 @@ class HousecallDetector:
         warmed = 0
         available = 0
         residuals = [NAN] * n
+        deviations: list[tuple[int, float]] = []
         # Floored readings are judged but never learned (see signatures.LOG_FLOOR).
         floored = [censored(spec, value) for spec, value in zip(SIGNALS[kind], y, strict=True)]
         for i in range(n):
@@ -350,7 +351,7 @@ class HousecallDetector:
             warmed += 1
             deviation = residual - v[b["offset"] + i]
             if not floored[i]:
-                cohort.note_residual(i, deviation)
+                deviations.append((i, deviation))
             zi = max(-10.0, min(10.0, deviation / cohort.scale(i)))
             zs = v[b["z_slow"] + i] + tune.z_alpha * (zi - v[b["z_slow"] + i])
             v[b["z_slow"] + i] = zs
@@ -376,6 +377,15 @@ class HousecallDetector:
                 state=state, kind=kind, z=z, scores=scores, ts=ts, open_any=open_any, hold=hold
             )
         # Learning, protected: a suspect unit teaches neither its cohort nor its offset.
+        # The cohort's spread learns from every unit but one showing a fault's evidence: a
+        # faulty unit's growing residuals would widen the scale every unit is judged by, its
+        # own most of all (a worn compressor that was the only unit judged against its pooled
+        # cohort held z ~ -1 for three weeks while its condensing approach fell 10 K). The
+        # bar is the evidence level, not mere suspicion: a healthy unit's odd day under
+        # conditions its cohort rarely sees is what the spread is there to absorb.
+        if not open_any and max(scores.values()) < tune.open_score:
+            for i, deviation in deviations:
+                cohort.note_residual(i, deviation)
         if not suspect:
             if judged:
                 self._follow_offsets(v, b, n, residuals, tune)

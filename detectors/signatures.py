@@ -147,6 +147,9 @@ WASHER_SIGNALS: tuple[SignalSpec, ...] = (
     # programs and rinses fill to levels the load does not predict well enough.)
     SignalSpec("heat_end_over_target_k", "K", 0.3),
     SignalSpec("spin_level_mm", "mm", 0.5),
+    # The level while washing: a fill by volume for the load, so the load predicts it; a
+    # probe drifting low shows here (the drained drum reads zero whatever the offset).
+    SignalSpec("wash_level_mm", "mm", 1.0),
 )
 (
     FILL,
@@ -164,6 +167,7 @@ WASHER_SIGNALS: tuple[SignalSpec, ...] = (
     VRATIO,
     HEND,
     EMPTY,
+    WLEVEL,
 ) = range(len(WASHER_SIGNALS))
 
 WASHER_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
@@ -184,6 +188,7 @@ WASHER_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
         Pattern({RAMP: 1, HPWR: 0, FILL: 0, DRAIN: 0}, sensor=True),
         Pattern({HEND: 1, RAMP: 0, HPWR: 0, FILL: 0, DRAIN: 0, EMPTY: 0}, sensor=True),
         Pattern({EMPTY: 1, FILL: 0, DRAIN: 0, HEND: 0, RAMP: 0}, sensor=True),
+        Pattern({WLEVEL: 1, FILL: 0, DRAIN: 0, HEND: 0, RAMP: 0}, sensor=True),
     ),
 }
 

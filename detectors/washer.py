@@ -16,6 +16,7 @@ the power is there.
 from __future__ import annotations
 
 import math
+import statistics
 from array import array
 from typing import TYPE_CHECKING
 
@@ -40,12 +41,16 @@ LEVEL_EMPTY_MM = 5.0
 LEVEL_HOLD_S = 180.0
 FILL_STUCK_S = 300.0
 FILL_STUCK_RANGE_MM = 8.0
+WASH_LEVEL_GLITCH_MM = 15.0
 SCALARS = (
     "cycle_start",
     "heat_start",
     "heat_start_temp",
     "heat_last_ts",
     "heat_last_temp",
+    "heat_prev1_temp",
+    "heat_prev2_temp",
+    "heat_n",
     "heat_minutes",
     "heat_rise",
     "heat_power_sum",
@@ -77,6 +82,8 @@ SCALARS = (
     "rule_fault",
     "spin_level_sum",
     "spin_level_n",
+    "wash_level_sum",
+    "wash_level_n",
 )
 _PHASES = {phase: float(i) for i, phase in enumerate(WasherPhase)}
 _FILL = _PHASES[WasherPhase.FILL]
@@ -149,13 +156,21 @@ class WasherFeatures:
                 v[s["heat_start_temp"]] = temp
                 v[s["heat_power_sum"]] = 0.0
                 v[s["heat_power_n"]] = 0.0
+                v[s["heat_n"]] = 0.0
             v[s["heat_last_ts"]] = ts
+            v[s["heat_prev2_temp"]] = v[s["heat_prev1_temp"]]
+            v[s["heat_prev1_temp"]] = v[s["heat_last_temp"]]
             v[s["heat_last_temp"]] = temp
+            v[s["heat_n"]] += 1
+            if v[s["heat_n"]] == 3:
+                # The first three readings, not the first alone: one glitch on the probe
+                # must not become the temperature the heating started from.
+                v[s["heat_start_temp"]] = self._probe_temp(v)
             if power is not None:
                 v[s["heat_power_sum"]] += power
                 v[s["heat_power_n"]] += 1
             if ts - v[s["heat_start"]] >= HEATER_HOLD_S:
-                signals.extend(self._heater_rule(state, temp, ts))
+                signals.extend(self._heater_rule(state, self._probe_temp(v), ts))
         else:
             self._close_heating(v)
             if (
@@ -165,12 +180,30 @@ class WasherFeatures:
             ):
                 base = v[s["base_power"]]
                 v[s["base_power"]] = power if math.isnan(base) else base + 0.3 * (power - base)
+        if phase == _PHASES[WasherPhase.WASH] and r.water_level_mm is not None:
+            self._wash_level(v, r.water_level_mm)
         if phase == _PHASES[WasherPhase.SPIN] and r.water_level_mm is not None:
             v[s["spin_level_sum"]] += r.water_level_mm
             v[s["spin_level_n"]] += 1
         signals.extend(self._level_rule(state, r, phase, ts))
         self._motion(v, r, phase)
         return signals
+
+    def _wash_level(self, v: array[float], level: float) -> None:
+        """Average the level while washing: the drum holds what the fill put in for the load.
+
+        A washer fills by volume for its load, so the level it washes at follows the load
+        (the cohort learns how); a probe drifting low moves this and nothing physical, and
+        the drained-drum reading cannot show it (a level reads zero at the lowest). A
+        reading far above the running mean is a one-sample glitch (a bubble at the pressure
+        sensor) and is left out.
+        """
+        s = self.s
+        n = v[s["wash_level_n"]]
+        if n >= 3 and level > v[s["wash_level_sum"]] / n + WASH_LEVEL_GLITCH_MM:
+            return
+        v[s["wash_level_sum"]] += level
+        v[s["wash_level_n"]] = n + 1
 
     def _level_rule(
         self, state: DeviceState, r: WasherReadings, phase: float, ts: float
@@ -273,10 +306,23 @@ class WasherFeatures:
         if math.isnan(start):
             return
         minutes = (arr[s["heat_last_ts"]] - start) / 60.0
+        arr[s["heat_last_temp"]] = self._probe_temp(arr)
         if minutes > 0:
             arr[s["heat_minutes"]] += minutes
             arr[s["heat_rise"]] += arr[s["heat_last_temp"]] - arr[s["heat_start_temp"]]
         arr[s["heat_start"]] = NAN
+
+    def _probe_temp(self, v: array[float]) -> float:
+        """The water temperature now: the median of the probe's last three heating readings.
+
+        One glitched sample (seed 703: 20.5 °C among readings of 35 °C) otherwise looks
+        like water that never warmed, and opened a stuck-probe order on a scaled heater.
+        """
+        s = self.s
+        last = v[s["heat_last_temp"]]
+        if v[s["heat_n"]] < 3:
+            return last
+        return statistics.median((last, v[s["heat_prev1_temp"]], v[s["heat_prev2_temp"]]))
 
     def _heater_rule(self, state: DeviceState, temp: float, ts: float) -> list[Signal]:
         v = state.v
@@ -341,6 +387,7 @@ class WasherFeatures:
             ),
             v[s["heat_last_temp"]] - v[s["target_temp"]] if heat_minutes >= 2.0 else NAN,
             _mean(v[s["spin_level_sum"]], v[s["spin_level_n"]]),
+            _mean(v[s["wash_level_sum"]], v[s["wash_level_n"]]),
         ]
         load = d.load_kg if d.load_kg is not None else v[s["load"]]
         inlet = v[s["inlet_temp"]]

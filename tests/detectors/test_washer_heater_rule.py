@@ -1,0 +1,74 @@
+"""The heater rule reads the probe through its last three readings, not one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from detectors.api import Finding
+from detectors.fleet import HousecallDetector
+from edge.contract import Birth, Fault, Telemetry
+
+START = datetime(2026, 6, 19, 7, 0, tzinfo=UTC)
+
+
+def _detector() -> HousecallDetector:
+    detector = HousecallDetector()
+    detector.on_birth(
+        Birth.model_validate(
+            {
+                "schema": "housecall.birth/1",
+                "device_id": "wm-1",
+                "kind": "washer",
+                "brand": "A",
+                "model": "M",
+                "ts": "2026-06-01T00:00:00Z",
+            },
+            strict=False,
+        )
+    )
+    return detector
+
+
+def _heating(detector: HousecallDetector, temps: list[float], power_w: float) -> list[Finding]:
+    """Feed one heating phase, a sample every 10 s, and return the findings it opened."""
+    found: list[Finding] = []
+    for seq, temp in enumerate(temps, start=1):
+        sample = Telemetry.model_validate(
+            {
+                "schema": "housecall.telemetry/1",
+                "device_id": "wm-1",
+                "seq": seq,
+                "ts": (START + timedelta(seconds=10 * seq)).isoformat(),
+                "readings": {
+                    "phase": "heat",
+                    "heater_on": True,
+                    "water_temp_c": temp,
+                    "target_temp_c": 60.0,
+                    "power_w": power_w,
+                },
+            },
+            strict=False,
+        )
+        found += [s for s in detector.on_telemetry(sample) if isinstance(s, Finding)]
+    return found
+
+
+def test_one_glitched_reading_is_not_water_that_never_warmed() -> None:
+    # A scaled heater warms the water slowly but surely; at 16 minutes one reading drops
+    # back to the inlet temperature (seed 703 opened a stuck-probe order on exactly this).
+    temps = [21.0 + 0.1 * i for i in range(120)]
+    temps[96] = 20.5
+    temps[3] = 80.0  # and one high reading while the heating starts
+    assert _heating(_detector(), temps, power_w=1600.0) == []
+
+
+def test_a_probe_that_stays_put_while_the_heater_draws_is_still_named() -> None:
+    found = _heating(_detector(), [21.0] * 120, power_w=2100.0)
+    assert [f.fault for f in found] == [Fault.SENSOR_FAULT]
+    ramp = next(e for e in found[0].evidence if e.signal == "heat_ramp_k_per_min")
+    assert ramp.observed == 0.0
+
+
+def test_an_element_that_draws_nothing_is_named_the_heater() -> None:
+    found = _heating(_detector(), [21.0] * 120, power_w=95.0)
+    assert [f.fault for f in found] == [Fault.HEATER_FAILURE]
