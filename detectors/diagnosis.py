@@ -10,7 +10,7 @@ which lowers the confidence of a pattern that has been a false alarm before.
 
 >>> from edge.contract import Kind, Fault
 >>> d = Diagnoser(Kind.WASHER)
->>> z = [0.0] * 15
+>>> z = [0.0] * len(SIGNALS[Kind.WASHER])
 >>> z[0] = 5.0  # fill time far above the healthy twin
 >>> d.diagnose(z)[0][0]
 <Fault.INLET_VALVE_RESTRICTION: 'inlet_valve_restriction'>
