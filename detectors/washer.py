@@ -16,7 +16,6 @@ the power is there.
 from __future__ import annotations
 
 import math
-import statistics
 from array import array
 from typing import TYPE_CHECKING
 
@@ -322,7 +321,8 @@ class WasherFeatures:
         last = v[s["heat_last_temp"]]
         if v[s["heat_n"]] < 3:
             return last
-        return statistics.median((last, v[s["heat_prev1_temp"]], v[s["heat_prev2_temp"]]))
+        a, b = v[s["heat_prev1_temp"]], v[s["heat_prev2_temp"]]
+        return max(min(a, b), min(max(a, b), last))  # the median of the three
 
     def _heater_rule(self, state: DeviceState, temp: float, ts: float) -> list[Signal]:
         v = state.v
