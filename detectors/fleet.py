@@ -271,8 +271,21 @@ class HousecallDetector:
         return pickle.dumps((self.cohorts, self.diagnosers, self.finding_patterns, self.epoch_end))
 
     def restore_shared(self, data: bytes) -> None:
-        """Load :meth:`snapshot_shared` output (trusted: our own checkpoint store)."""
-        self.cohorts, self.diagnosers, self.finding_patterns, self.epoch_end = pickle.loads(data)
+        """Load :meth:`snapshot_shared` output (trusted: our own checkpoint store).
+
+        A checkpoint from a detector with another signal list (a signal added since) is
+        refused whole, as :meth:`restore` refuses a device state of another layout: its
+        cohorts would predict one signal too few and every residual after it would shift.
+        """
+        cohorts, diagnosers, finding_patterns, epoch_end = pickle.loads(data)
+        for (kind, model, regime), cohort in cohorts.items():
+            if len(cohort.models) != len(SIGNALS[Kind(kind)]):
+                raise ValueError(
+                    f"checkpointed cohort {kind}/{model}/{regime} has {len(cohort.models)} "
+                    f"signals, this detector {len(SIGNALS[Kind(kind)])}"
+                )
+        self.cohorts, self.diagnosers = cohorts, diagnosers
+        self.finding_patterns, self.epoch_end = finding_patterns, epoch_end
 
     # --- shared machinery used by the per-kind feature modules ------------------------
 

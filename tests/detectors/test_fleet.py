@@ -182,6 +182,17 @@ def test_state_round_trips_and_continues_identically() -> None:
     assert sum(len(original.snapshot(d) or b"") for d in original.devices) > 0
 
 
+def test_restore_shared_refuses_cohorts_of_another_signal_list() -> None:
+    from detectors.baseline import CohortBaseline
+
+    original = HousecallDetector()
+    original.cohorts[(Kind.WASHER.value, "M", "")] = CohortBaseline(floors=(0.1,) * 15)
+    copy = HousecallDetector()
+    with pytest.raises(ValueError, match="has 15 signals"):
+        copy.restore_shared(original.snapshot_shared())
+    assert copy.cohorts == {}
+
+
 def test_restore_refuses_another_devices_state() -> None:
     detector = HousecallDetector()
     detector.on_birth(
