@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -141,9 +141,16 @@ def _row(table: Table, row: FaultRow, style: str = "") -> None:
     )
 
 
+def _add_columns(table: Table, *columns: tuple[str, JustifyMethod]) -> None:
+    """Add ``(header, justify)`` columns in order."""
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
+
+
 def _fault_table(report: Report, title: str) -> Table:
     table = Table(title=title, caption="lead: days from the order to the customer's notice")
-    for name, justify in (
+    _add_columns(
+        table,
         ("fault", "left"),
         ("inj", "right"),
         ("noticed", "right"),
@@ -153,8 +160,7 @@ def _fault_table(report: Report, title: str) -> Table:
         ("sudden min after operating med/max", "right"),
         ("sudden min after onset", "right"),
         ("top-1", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    )
     for row in report.rows.values():
         _row(table, row)
     _row(table, report.gradual, "bold")
@@ -203,7 +209,8 @@ def _misses_table(misses: Sequence[Miss], start: datetime) -> Table:
         title="gradual faults noticed without a correct order before the notice",
         caption=caption + "; judged: steady AC windows or washer cycles between onset and notice",
     )
-    for name, justify in (
+    _add_columns(
+        table,
         ("device", "left"),
         ("model", "left"),
         ("fault", "left"),
@@ -212,8 +219,7 @@ def _misses_table(misses: Sequence[Miss], start: datetime) -> Table:
         ("judged", "right"),
         ("first order after onset", "left"),
         ("cause", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    )
 
     for miss in misses[:MISSES_SHOWN]:
         first = miss.first_order
@@ -237,14 +243,14 @@ def _false_orders_table(
 ) -> Table:
     shown = f" (first {MISSES_SHOWN} of {len(orders)} shown)" if len(orders) > MISSES_SHOWN else ""
     table = Table(title=f"orders on healthy units (false orders){shown}")
-    for name, justify in (
+    _add_columns(
+        table,
         ("device", "left"),
         ("model", "left"),
         ("fault named", "left"),
         ("opened d", "right"),
         ("confidence", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    )
     for order in orders[:MISSES_SHOWN]:
         table.add_row(
             order.device_id,

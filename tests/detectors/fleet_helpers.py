@@ -44,6 +44,21 @@ def messages(config: FleetConfig) -> tuple[FleetRun, Iterator[Birth | Telemetry 
     return run, parsed()
 
 
+def birth(device_id: str, kind: str, model: str = "M", brand: str = "A") -> Birth:
+    """A contract birth message for one unit (born 2026-06-01)."""
+    return Birth.model_validate(
+        {
+            "schema": "housecall.birth/1",
+            "device_id": device_id,
+            "kind": kind,
+            "brand": brand,
+            "model": model,
+            "ts": "2026-06-01T00:00:00Z",
+        },
+        strict=False,
+    )
+
+
 def feed(detector: HousecallDetector, message: Birth | Telemetry | EventBase) -> list[Signal]:
     if isinstance(message, Birth):
         detector.on_birth(message)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from detectors.baseline import CohortBaseline
 from detectors.fleet import BASELINE, POOLED, HousecallDetector, KindTuning
-from edge.contract import Birth, Kind
+from edge.contract import Kind
+from tests.detectors.fleet_helpers import birth
 
 DAY = 86400.0
 
@@ -17,19 +18,9 @@ def teach(cohort: CohortBaseline, windows: int) -> None:
 
 
 def unit(detector: HousecallDetector, model: str) -> str:
-    birth = Birth.model_validate(
-        {
-            "schema": "housecall.birth/1",
-            "device_id": f"ac-{model.lower()}",
-            "kind": "ac",
-            "model": model,
-            "brand": "Aurora",
-            "ts": "2026-06-01T00:00:00Z",
-        },
-        strict=False,
-    )
-    detector.on_birth(birth)
-    return birth.device_id
+    born = birth(f"ac-{model.lower()}", "ac", model=model, brand="Aurora")
+    detector.on_birth(born)
+    return born.device_id
 
 
 def choose(detector: HousecallDetector, device_id: str, ts: float) -> CohortBaseline:

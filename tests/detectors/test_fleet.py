@@ -11,10 +11,11 @@ import pytest
 
 from detectors.api import Finding
 from detectors.fleet import HousecallDetector
-from edge.contract import EVENT_ADAPTER, Birth, Fault, Kind, Telemetry
+from edge.contract import EVENT_ADAPTER, Fault, Kind, Telemetry
 from simulators.fleet import FleetConfig, make_devices
 from simulators.washer import WasherUnit
 from tests.detectors.fleet_helpers import (
+    birth,
     feed,
     messages,
     run_fleet,
@@ -195,19 +196,7 @@ def test_restore_shared_refuses_cohorts_of_another_signal_list() -> None:
 
 def test_restore_refuses_another_devices_state() -> None:
     detector = HousecallDetector()
-    detector.on_birth(
-        Birth.model_validate(
-            {
-                "schema": "housecall.birth/1",
-                "device_id": "ac-1",
-                "kind": "ac",
-                "brand": "A",
-                "model": "M",
-                "ts": "2026-06-01T00:00:00Z",
-            },
-            strict=False,
-        )
-    )
+    detector.on_birth(birth("ac-1", "ac"))
     state = detector.snapshot("ac-1")
     assert state is not None
     assert detector.snapshot("ac-2") is None
@@ -215,23 +204,9 @@ def test_restore_refuses_another_devices_state() -> None:
         detector.restore("ac-2", state)
 
 
-def _birth(device_id: str, kind: str) -> Birth:
-    return Birth.model_validate(
-        {
-            "schema": "housecall.birth/1",
-            "device_id": device_id,
-            "kind": kind,
-            "brand": "A",
-            "model": "M",
-            "ts": "2026-06-01T00:00:00Z",
-        },
-        strict=False,
-    )
-
-
 def test_an_error_code_naming_the_part_opens_a_finding_once() -> None:
     detector = HousecallDetector()
-    detector.on_birth(_birth("ac-7", "ac"))
+    detector.on_birth(birth("ac-7", "ac"))
     event = EVENT_ADAPTER.validate_python(
         {
             "schema": "housecall.event/1",
@@ -256,7 +231,7 @@ def test_an_error_code_naming_the_part_opens_a_finding_once() -> None:
 
 def test_late_and_out_of_order_samples_are_counted_and_skipped() -> None:
     detector = HousecallDetector()
-    detector.on_birth(_birth("ac-8", "ac"))
+    detector.on_birth(birth("ac-8", "ac"))
 
     def sample(seq: int, minute: int) -> Telemetry:
         return Telemetry.model_validate(

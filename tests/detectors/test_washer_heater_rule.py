@@ -6,26 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 from detectors.api import Finding
 from detectors.fleet import HousecallDetector
-from edge.contract import Birth, Fault, Telemetry
+from edge.contract import Fault, Telemetry
+from tests.detectors.fleet_helpers import birth
 
 START = datetime(2026, 6, 19, 7, 0, tzinfo=UTC)
 
 
 def _detector() -> HousecallDetector:
     detector = HousecallDetector()
-    detector.on_birth(
-        Birth.model_validate(
-            {
-                "schema": "housecall.birth/1",
-                "device_id": "wm-1",
-                "kind": "washer",
-                "brand": "A",
-                "model": "M",
-                "ts": "2026-06-01T00:00:00Z",
-            },
-            strict=False,
-        )
-    )
+    detector.on_birth(birth("wm-1", "washer"))
     return detector
 
 
