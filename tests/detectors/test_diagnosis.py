@@ -56,3 +56,16 @@ def test_a_confirmed_false_alarm_lowers_confidence() -> None:
     for _ in range(10):
         diagnoser.learn(z, None)
     assert diagnoser.diagnose(z)[0][1] < before - 0.3
+
+
+def test_worn_dampers_score_as_suspension_wear_while_the_top_spin_runs_smoother() -> None:
+    """Seed 1 (washers only): low-spin vibration 3.4 sigma up, low-over-top 2.2 sigma up and
+    the top spin 1.2 sigma *smoother* (the controller redistributes the load more often).
+    Counting the top-spin level for the fault held this unit's order past the notice."""
+    from detectors.signatures import LVIB, RETR, SVIB, VRATIO
+
+    z = [0.0] * len(SIGNALS[Kind.WASHER])
+    z[LVIB], z[VRATIO], z[SVIB], z[RETR] = 3.4, 2.2, -1.2, 0.2
+    scores = fault_scores(Kind.WASHER, z)
+    assert scores[Fault.SUSPENSION_WEAR] >= 2.0  # the washer's opening bar
+    assert max(scores, key=lambda f: scores[f]) is Fault.SUSPENSION_WEAR
