@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from detectors.api import Finding
+from detectors.baseline import CohortBaseline
 from detectors.fleet import HousecallDetector
 from edge.contract import EVENT_ADAPTER, Fault, Kind, Telemetry
 from simulators.fleet import FleetConfig, make_devices
@@ -184,8 +185,6 @@ def test_state_round_trips_and_continues_identically() -> None:
 
 
 def test_restore_shared_refuses_cohorts_of_another_signal_list() -> None:
-    from detectors.baseline import CohortBaseline
-
     original = HousecallDetector()
     original.cohorts[(Kind.WASHER.value, "M", "")] = CohortBaseline(floors=(0.1,) * 15)
     copy = HousecallDetector()
