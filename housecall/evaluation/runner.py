@@ -40,7 +40,10 @@ from edge.contract import (
     Birth,
     ContractViolation,
     EventBase,
+    Fault,
+    Kind,
     Telemetry,
+    WasherReadings,
     parse_message,
 )
 from gateway.dedup import EVENT_STREAM, TELEMETRY_STREAM, SeqTracker, Verdict
@@ -88,38 +91,71 @@ class EvaluationResult:
 
 
 class Activity:
-    """When each device was operating (AC compressor running, washer in a cycle).
+    """When each device was operating (AC compressor running, washer in a cycle) or heating.
 
     A sudden fault that strikes while an appliance is off cannot show before it runs
     again; time to detect is therefore also measured from the first operation after
-    the onset.
+    the onset. An open heater element or a stuck water-temperature probe cannot show
+    before the washer next *heats* (a cold program runs as usual), so those are timed
+    from the first heating after the onset.
     """
 
     GAP_S = 600.0
 
     def __init__(self) -> None:
         self.segments: dict[str, list[list[float]]] = {}
+        #: Washer stretches with the heater on, the same way.
+        self.heating: dict[str, list[list[float]]] = {}
 
     def note(self, telemetry: Telemetry) -> None:
         readings = telemetry.readings
         if isinstance(readings, AcReadings) and not (readings.compressor_hz or 0.0) > 0.0:
             return
         ts = telemetry.ts.timestamp()
-        spans = self.segments.setdefault(telemetry.device_id, [])
+        self._extend(self.segments, telemetry.device_id, ts)
+        if isinstance(readings, WasherReadings) and readings.heater_on:
+            self._extend(self.heating, telemetry.device_id, ts)
+
+    def _extend(self, table: dict[str, list[list[float]]], device_id: str, ts: float) -> None:
+        spans = table.setdefault(device_id, [])
         if spans and 0.0 <= ts - spans[-1][1] <= self.GAP_S:
             spans[-1][1] = ts
         else:
             spans.append([ts, ts])
 
-    def first_operation(self, device_id: str, at: datetime) -> datetime:
-        """``at`` if the device was operating then, else the start of its next operation."""
+    def first_operation(self, device_id: str, at: datetime, *, heating: bool = False) -> datetime:
+        """``at`` if the device was operating (heating) then, else the start of its next one."""
         moment = at.timestamp()
-        for start, end in self.segments.get(device_id, []):
+        table = self.heating if heating else self.segments
+        for start, end in table.get(device_id, []):
             if start <= moment <= end:
                 return at
             if start > moment:
                 return datetime.fromtimestamp(start, at.tzinfo)
         return at
+
+
+def shows_only_when_heating(truth: FaultTruth) -> bool:
+    """Whether a sudden fault can only show while the washer heats its water.
+
+    >>> from datetime import UTC, datetime
+    >>> from edge.contract import Fault, Kind
+    >>> def truth(fault, detail=None):
+    ...     at = datetime(2026, 6, 1, tzinfo=UTC)
+    ...     return FaultTruth("wm-1", Kind.WASHER, "B", "M", fault, at, None, True, 1.0, 1.0,
+    ...                       detail=detail)
+    >>> shows_only_when_heating(truth(Fault.HEATER_FAILURE))
+    True
+    >>> shows_only_when_heating(truth(Fault.SENSOR_FAULT, "stuck:water_temp_c"))
+    True
+    >>> shows_only_when_heating(truth(Fault.SENSOR_FAULT, "stuck:water_level_mm"))
+    False
+    """
+    if truth.kind is not Kind.WASHER:
+        return False
+    if truth.fault is Fault.HEATER_FAILURE:
+        return True
+    return truth.fault is Fault.SENSOR_FAULT and (truth.detail or "").endswith(":water_temp_c")
 
 
 class OrderSink(Protocol):
@@ -318,7 +354,8 @@ def truths_with_operation(faults: Iterable[FaultTruth], activity: Activity) -> l
     """Scoring's truths; a sudden fault also gets the first operation at or after its onset.
 
     Without it a fan that dies at night would count the hours until the AC next runs as
-    detection delay (the time from the onset itself is still reported beside it).
+    detection delay (the time from the onset itself is still reported beside it). A fault
+    that shows only while heating gets the first heating (see :func:`shows_only_when_heating`).
     """
     return [
         Truth(
@@ -327,7 +364,9 @@ def truths_with_operation(faults: Iterable[FaultTruth], activity: Activity) -> l
             t.onset_at,
             t.notice_at,
             t.sudden,
-            activity.first_operation(t.device_id, t.onset_at) if t.sudden else None,
+            activity.first_operation(t.device_id, t.onset_at, heating=shows_only_when_heating(t))
+            if t.sudden
+            else None,
         )
         for t in faults
     ]

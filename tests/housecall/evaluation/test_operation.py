@@ -49,3 +49,43 @@ def test_a_fault_striking_while_running_is_timed_from_its_onset() -> None:
     ]
     (truth,) = truths_with_operation([fault("ac-2", Fault.OUTDOOR_FAN_FAILURE, True)], activity)
     assert truth.operating_at == NIGHT
+
+
+def washer_fault(fault_kind: Fault, detail: str | None = None) -> FaultTruth:
+    return FaultTruth(
+        device_id="wm-1",
+        kind=Kind.WASHER,
+        brand="B",
+        model="M",
+        fault=fault_kind,
+        onset_at=NIGHT,
+        notice_at=NIGHT + timedelta(days=2),
+        sudden=True,
+        severity=1.0,
+        ramp_days=20.0,
+        detail=detail,
+    )
+
+
+def test_an_open_heater_is_timed_from_the_next_heating_not_a_cold_wash() -> None:
+    """A cold program the morning after shows nothing; the evening's hot wash does."""
+    activity = Activity()
+    cold_wash = NIGHT + timedelta(hours=6)
+    hot_wash = NIGHT + timedelta(hours=18)
+    heating = hot_wash + timedelta(minutes=8)
+    activity.segments["wm-1"] = [
+        [cold_wash.timestamp(), (cold_wash + timedelta(hours=1)).timestamp()],
+        [hot_wash.timestamp(), (hot_wash + timedelta(hours=2)).timestamp()],
+    ]
+    activity.heating["wm-1"] = [[heating.timestamp(), (heating + timedelta(minutes=20)).timestamp()]]
+    heater, probe, level = truths_with_operation(
+        [
+            washer_fault(Fault.HEATER_FAILURE),
+            washer_fault(Fault.SENSOR_FAULT, "stuck:water_temp_c"),
+            washer_fault(Fault.SENSOR_FAULT, "stuck:water_level_mm"),
+        ],
+        activity,
+    )
+    assert heater.operating_at == heating
+    assert probe.operating_at == heating
+    assert level.operating_at == cold_wash
