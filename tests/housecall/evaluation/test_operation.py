@@ -77,7 +77,8 @@ def test_an_open_heater_is_timed_from_the_next_heating_not_a_cold_wash() -> None
         [cold_wash.timestamp(), (cold_wash + timedelta(hours=1)).timestamp()],
         [hot_wash.timestamp(), (hot_wash + timedelta(hours=2)).timestamp()],
     ]
-    activity.heating["wm-1"] = [[heating.timestamp(), (heating + timedelta(minutes=20)).timestamp()]]
+    heated_until = heating + timedelta(minutes=20)
+    activity.heating["wm-1"] = [[heating.timestamp(), heated_until.timestamp()]]
     heater, probe, level = truths_with_operation(
         [
             washer_fault(Fault.HEATER_FAILURE),
