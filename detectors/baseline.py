@@ -107,3 +107,44 @@ class CohortBaseline:
     def scale(self, index: int) -> float:
         """The residual scale used to standardise a signal (never below its floor)."""
         return max(1.25 * self.spread[index], self.floors[index])
+
+
+class UnitSpread:
+    """How far healthy units of one kind sit from their cohort: the spread of learned offsets.
+
+    Every unit learns its own offset from the cohort over its warm-up; the typical size of
+    those offsets (mean absolute offset, one per unit and signal, noted when the unit's
+    warm-up of that signal ends) says how far a unit may sit from its cohort without being
+    faulty. That is what a unit still in its warm-up is judged against: its offset is
+    not known yet, only how offsets spread (see ``HousecallDetector.score_window``).
+
+    >>> spread = UnitSpread(n_signals=2, min_units=3)
+    >>> spread.scale(0) != spread.scale(0)  # NaN: not enough units have warmed up
+    True
+    >>> for offset in (0.4, -0.2, 0.3):
+    ...     spread.note(0, offset)
+    >>> round(spread.scale(0), 3), spread.units[1]
+    (0.375, 0)
+    """
+
+    __slots__ = ("mean_abs", "min_units", "units")
+
+    #: After this many units the mean becomes an exponentially weighted one (a fleet changes).
+    RUNNING_UNITS = 200
+
+    def __init__(self, n_signals: int, min_units: int) -> None:
+        self.mean_abs = [0.0] * n_signals
+        self.units = [0] * n_signals
+        self.min_units = min_units
+
+    def note(self, index: int, offset: float) -> None:
+        """One unit's warm-up of signal ``index`` ended with this learned offset."""
+        self.units[index] += 1
+        weight = 1.0 / min(self.units[index], self.RUNNING_UNITS)
+        self.mean_abs[index] += weight * (abs(offset) - self.mean_abs[index])
+
+    def scale(self, index: int) -> float:
+        """Robust between-unit spread (1.25 x mean absolute offset); NaN until known."""
+        if self.units[index] < self.min_units:
+            return NAN
+        return 1.25 * self.mean_abs[index]

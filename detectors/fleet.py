@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from detectors import ac, washer
 from detectors.api import Finding, Outcome, Recovery, Signal
-from detectors.baseline import CohortBaseline, Conditions
+from detectors.baseline import CohortBaseline, Conditions, UnitSpread
 from detectors.diagnosis import Diagnoser, fault_scores
 from detectors.errors import error_fault
 from detectors.signatures import HARD_SCORE, PATTERNS, SIGNALS, SignalSpec, censored
@@ -97,6 +97,10 @@ class KindTuning:
     #: use moves an AC's residuals for an hour (a healthy unit of seed 502 held a
     #: compressor-wear pattern for the 6 windows of ``persist``, 72 minutes, and got an order).
     persist_s: float = 0.0
+    #: Units whose warm-up of a signal must have ended before a unit still learning its
+    #: offset of that signal is judged on it (against the spread of their offsets; see
+    #: ``score_window``). 0: a unit is judged on a signal only once its warm-up has ended.
+    early_units: int = 8
 
     def __post_init__(self) -> None:
         if self.persist_of == 0:
@@ -175,6 +179,11 @@ class HousecallDetector:
         self.config = config or DetectorConfig()
         self.devices: dict[str, DeviceState] = {}
         self.cohorts: dict[tuple[str, str, str], CohortBaseline] = {}
+        #: Per kind, how far healthy units sit from their cohorts (judges new units).
+        self.unit_spreads = {
+            kind: UnitSpread(len(SIGNALS[kind]), self.config.tuning[kind].early_units)
+            for kind in Kind
+        }
         self.diagnosers = {kind: Diagnoser(kind) for kind in Kind}
         #: Residual pattern behind each finding, kept for learn_from_outcome.
         self.finding_patterns: dict[tuple[str, Fault], list[float]] = {}
@@ -267,8 +276,16 @@ class HousecallDetector:
     # --- fleet-level checkpoint (cohorts and diagnosis are shared by all devices) ---
 
     def snapshot_shared(self) -> bytes:
-        """Cohort models, learned diagnosis and the learning epoch, for a checkpoint."""
-        return pickle.dumps((self.cohorts, self.diagnosers, self.finding_patterns, self.epoch_end))
+        """Cohort models, units' spread, learned diagnosis and learning epoch, for a checkpoint."""
+        return pickle.dumps(
+            (
+                self.cohorts,
+                self.unit_spreads,
+                self.diagnosers,
+                self.finding_patterns,
+                self.epoch_end,
+            )
+        )
 
     def restore_shared(self, data: bytes) -> None:
         """Load :meth:`snapshot_shared` output (trusted: our own checkpoint store).
@@ -277,14 +294,17 @@ class HousecallDetector:
         refused whole, as :meth:`restore` refuses a device state of another layout: its
         cohorts would predict one signal too few and every residual after it would shift.
         """
-        cohorts, diagnosers, finding_patterns, epoch_end = pickle.loads(data)
+        parts = pickle.loads(data)
+        if len(parts) != 5:
+            raise ValueError("checkpoint of an older detector (no units' spread): start afresh")
+        cohorts, unit_spreads, diagnosers, finding_patterns, epoch_end = parts
         for (kind, model, regime), cohort in cohorts.items():
             if len(cohort.models) != len(SIGNALS[Kind(kind)]):
                 raise ValueError(
                     f"checkpointed cohort {kind}/{model}/{regime} has {len(cohort.models)} "
                     f"signals, this detector {len(SIGNALS[Kind(kind)])}"
                 )
-        self.cohorts, self.diagnosers = cohorts, diagnosers
+        self.cohorts, self.unit_spreads, self.diagnosers = cohorts, unit_spreads, diagnosers
         self.finding_patterns, self.epoch_end = finding_patterns, epoch_end
 
     # --- shared machinery used by the per-kind feature modules ------------------------
@@ -337,7 +357,9 @@ class HousecallDetector:
         v[1] += 1
         z = [NAN] * n
         warmed = 0
+        early = 0
         available = 0
+        spread = self.unit_spreads[kind]
         residuals = [NAN] * n
         deviations: list[tuple[int, float]] = []
         # Floored readings are judged but never learned (see signatures.LOG_FLOOR).
@@ -355,27 +377,45 @@ class HousecallDetector:
             residual = value - expected[i]
             residuals[i] = NAN if floored[i] else residual
             seen = v[b["offset_n"] + i]
+            offset = v[b["offset"] + i]
+            scale = cohort.scale(i)
             if seen < tune.warm_windows:
-                if floored[i]:
+                if not floored[i]:
+                    v[b["offset"] + i] += (residual - offset) / (seen + 1)
+                    v[b["offset_n"] + i] = seen + 1
+                    if seen + 1 >= tune.warm_windows:
+                        spread.note(i, v[b["offset"] + i])
+                between = spread.scale(i)
+                if tune.early_units == 0 or not between > 0:
                     continue
-                v[b["offset"] + i] += (residual - v[b["offset"] + i]) / (seen + 1)
-                v[b["offset_n"] + i] = seen + 1
-                continue
-            warmed += 1
-            deviation = residual - v[b["offset"] + i]
-            if not floored[i]:
-                deviations.append((i, deviation))
-            zi = max(-10.0, min(10.0, deviation / cohort.scale(i)))
+                # Still learning its offset, the unit is judged against what offsets look
+                # like (empirical Bayes): the mean of its first ``seen`` windows, shrunk
+                # towards the cohort by how alike units are, with the uncertainty of that
+                # estimate added to the scale. With nothing seen yet that is the cohort's
+                # own expectation on the spread of units; by the end of the warm-up it is
+                # (nearly) the unit's own. A unit used twice a week is judged from its
+                # first cycle instead of after five, and a fault present from its first
+                # days shows against the fleet instead of being learned as its normal.
+                kappa = (scale / between) ** 2
+                deviation = residual - seen / (seen + kappa) * offset
+                scale *= math.sqrt(1.0 + 1.0 / (seen + kappa))
+                early += 1
+            else:
+                warmed += 1
+                deviation = residual - offset
+                if not floored[i]:
+                    deviations.append((i, deviation))
+            zi = max(-10.0, min(10.0, deviation / scale))
             zs = v[b["z_slow"] + i] + tune.z_alpha * (zi - v[b["z_slow"] + i])
             v[b["z_slow"] + i] = zs
             v[b["z_fast"] + i] = zi
             v[b["last_y"] + i] = value
-            v[b["last_expected"] + i] = expected[i] + v[b["offset"] + i]
+            v[b["last_expected"] + i] = value - deviation
             z[i] = zs
         signals: list[Signal] = []
         faults = FAULT_ORDER[kind]
         scores = dict.fromkeys(faults, 0.0)
-        judged = available > 0 and warmed * 2 >= available
+        judged = available > 0 and (warmed + early) * 2 >= available
         if judged:
             scores = fault_scores(kind, z)
         # A direct rule still holding keeps its fault from looking recovered; it never

@@ -170,6 +170,9 @@ def test_state_round_trips_and_continues_identically() -> None:
             rest.append(message)
     copy = HousecallDetector(small_fleet_config())
     copy.restore_shared(original.snapshot_shared())
+    for kind in Kind:  # how far units sit apart judges the units still warming up
+        assert copy.unit_spreads[kind].mean_abs == original.unit_spreads[kind].mean_abs
+        assert copy.unit_spreads[kind].units == original.unit_spreads[kind].units
     for device_id in original.devices:
         state = original.snapshot(device_id)
         assert state is not None
