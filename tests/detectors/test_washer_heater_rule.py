@@ -18,7 +18,9 @@ def _detector() -> HousecallDetector:
     return detector
 
 
-def _heating(detector: HousecallDetector, temps: list[float], power_w: float) -> list[Finding]:
+def _heating(
+    detector: HousecallDetector, temps: list[float], power_w: float, target_c: float = 60.0
+) -> list[Finding]:
     """Feed one heating phase, a sample every 10 s, and return the findings it opened."""
     found: list[Finding] = []
     for seq, temp in enumerate(temps, start=1):
@@ -32,7 +34,7 @@ def _heating(detector: HousecallDetector, temps: list[float], power_w: float) ->
                     "phase": "heat",
                     "heater_on": True,
                     "water_temp_c": temp,
-                    "target_temp_c": 60.0,
+                    "target_temp_c": target_c,
                     "power_w": power_w,
                 },
             },
@@ -61,3 +63,17 @@ def test_a_probe_that_stays_put_while_the_heater_draws_is_still_named() -> None:
 def test_an_element_that_draws_nothing_is_named_the_heater() -> None:
     found = _heating(_detector(), [21.0] * 120, power_w=95.0)
     assert [f.fault for f in found] == [Fault.HEATER_FAILURE]
+
+
+def test_an_open_element_shows_on_a_wool_wash_from_warm_tap_water_too() -> None:
+    """Water 6 K below a 30 °C target that does not warm in 15 minutes: the element is open.
+
+    A rule that wanted the water 8 K below its target let such a wash (and every quick
+    wash) run to the appliance's own 80-minute heating timeout before any order.
+    """
+    found = _heating(_detector(), [24.0] * 120, power_w=95.0, target_c=30.0)
+    assert [f.fault for f in found] == [Fault.HEATER_FAILURE]
+
+
+def test_water_at_its_target_may_stay_put_while_the_heater_holds_it() -> None:
+    assert _heating(_detector(), [29.5] * 120, power_w=2100.0, target_c=30.0) == []
