@@ -35,7 +35,7 @@ HEATER_HOLD_S = 900.0
 #: a healthy element warms 1-1.5 K a minute, so 15 minutes without 0.5 K of rise is no
 #: holding. (It was 8 K: a wool or quick wash from warm tap water, 5-7 K below its
 #: target, ran to the appliance's own 80-minute heating timeout before an open element
-#: was named: seeds 701 and 803.)
+#: was named: seeds 701, 802 and 803.)
 HEATER_COLD_MARGIN_K = 1.5
 HEATER_MIN_RISE_K = 0.5
 HEATER_STEP_W = 800.0
