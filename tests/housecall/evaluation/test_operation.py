@@ -11,10 +11,17 @@ from simulators.faults import FaultTruth
 NIGHT = datetime(2026, 6, 3, 2, 0, tzinfo=UTC)
 
 
-def fault(device_id: str, kind: Fault, sudden: bool) -> FaultTruth:
+def fault(
+    device_id: str,
+    kind: Fault,
+    sudden: bool,
+    *,
+    appliance: Kind = Kind.AC,
+    detail: str | None = None,
+) -> FaultTruth:
     return FaultTruth(
         device_id=device_id,
-        kind=Kind.AC,
+        kind=appliance,
         brand="B",
         model="M",
         fault=kind,
@@ -23,6 +30,7 @@ def fault(device_id: str, kind: Fault, sudden: bool) -> FaultTruth:
         sudden=sudden,
         severity=1.0,
         ramp_days=20.0,
+        detail=detail,
     )
 
 
@@ -51,22 +59,6 @@ def test_a_fault_striking_while_running_is_timed_from_its_onset() -> None:
     assert truth.operating_at == NIGHT
 
 
-def washer_fault(fault_kind: Fault, detail: str | None = None) -> FaultTruth:
-    return FaultTruth(
-        device_id="wm-1",
-        kind=Kind.WASHER,
-        brand="B",
-        model="M",
-        fault=fault_kind,
-        onset_at=NIGHT,
-        notice_at=NIGHT + timedelta(days=2),
-        sudden=True,
-        severity=1.0,
-        ramp_days=20.0,
-        detail=detail,
-    )
-
-
 def test_an_open_heater_is_timed_from_the_next_heating_not_a_cold_wash() -> None:
     """A cold program the morning after shows nothing; the evening's hot wash does."""
     activity = Activity()
@@ -81,9 +73,17 @@ def test_an_open_heater_is_timed_from_the_next_heating_not_a_cold_wash() -> None
     activity.heating["wm-1"] = [[heating.timestamp(), heated_until.timestamp()]]
     heater, probe, level = truths_with_operation(
         [
-            washer_fault(Fault.HEATER_FAILURE),
-            washer_fault(Fault.SENSOR_FAULT, "stuck:water_temp_c"),
-            washer_fault(Fault.SENSOR_FAULT, "stuck:water_level_mm"),
+            fault("wm-1", Fault.HEATER_FAILURE, True, appliance=Kind.WASHER),
+            fault(
+                "wm-1", Fault.SENSOR_FAULT, True, appliance=Kind.WASHER, detail="stuck:water_temp_c"
+            ),
+            fault(
+                "wm-1",
+                Fault.SENSOR_FAULT,
+                True,
+                appliance=Kind.WASHER,
+                detail="stuck:water_level_mm",
+            ),
         ],
         activity,
     )
