@@ -110,13 +110,14 @@ class CohortBaseline:
 
 
 class UnitSpread:
-    """How far healthy units of one kind sit from their cohort: the spread of learned offsets.
+    """How far units of one kind sit from their cohorts: the spread of their learned offsets.
 
     Every unit learns its own offset from the cohort over its warm-up; the typical size of
     those offsets (mean absolute offset, one per unit and signal, noted when the unit's
     warm-up of that signal ends) says how far a unit may sit from its cohort without being
     faulty. That is what a unit still in its warm-up is judged against: its offset is
-    not known yet, only how offsets spread (see ``HousecallDetector.score_window``).
+    not known yet, only how offsets spread (see ``HousecallDetector.score_window``). A
+    faulty unit's offset counts too; it can only widen the yardstick, never narrow it.
 
     >>> spread = UnitSpread(n_signals=2, min_units=3)
     >>> spread.scale(0) != spread.scale(0)  # NaN: not enough units have warmed up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -251,3 +252,13 @@ def test_late_and_out_of_order_samples_are_counted_and_skipped() -> None:
     assert not detector.on_telemetry(sample(2, 5))  # older than what we have
     assert not detector.on_telemetry(sample(1, 10))  # a duplicate
     assert detector.late_samples == 2
+
+
+def test_restore_shared_refuses_a_checkpoint_without_the_units_spread() -> None:
+    """A checkpoint of the detector before units were judged in their warm-up."""
+    original = HousecallDetector()
+    older = pickle.dumps(
+        (original.cohorts, original.diagnosers, original.finding_patterns, original.epoch_end)
+    )
+    with pytest.raises(ValueError, match="older detector"):
+        HousecallDetector().restore_shared(older)
