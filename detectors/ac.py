@@ -19,7 +19,7 @@ import math
 from typing import TYPE_CHECKING
 
 from detectors.api import Finding, Signal
-from detectors.signatures import AC_SIGNALS, HARD_SCORE, OFR
+from detectors.signatures import AC_SIGNALS, HARD_SCORE, OFR, ROOM_PROBE
 from detectors.state import DeviceState
 from edge.contract import AcMode, AcReadings, Evidence, Fault, Kind
 
@@ -209,6 +209,13 @@ class AcFeatures:
         x = {"c": 1.0, "to": to, "tr": tr, "hz": h, "hz_to": h * to, "hz2": h * h, "ld": load}
         x_external = {"c": 1.0, "to": to, "tr": tr, "ld": load, "to2": to * to}
         hard = self._hard_active(state)
+        # Were the room probe reading 1 K high, the conditions would read so (see
+        # signatures.ROOM_PROBE): the room-probe pattern is scored by its full response.
+        direct = ROOM_PROBE.get(state.regime)
+        room_probe = None
+        if direct is not None:
+            shifted = dict(x, tr=tr + 0.2, ld=load if math.isnan(setpoint) else load + 1.0 / 3.0)
+            room_probe = (shifted, direct)
         return self.detector.score_window(
             state=state,
             kind=Kind.AC,
@@ -218,6 +225,7 @@ class AcFeatures:
             y=y,
             ts=ts,
             hard=hard,
+            room_probe=room_probe,
         )
 
     def _hard_active(self, state: DeviceState) -> dict[Fault, float]:

@@ -22,7 +22,7 @@ import math
 
 from river import linear_model, optim
 
-from detectors.signatures import PATTERNS, SIGNALS, pattern_score
+from detectors.signatures import PATTERNS, SIGNALS, ProbeResponse, pattern_score, probe_score
 from edge.contract import Fault, Kind
 
 NONE_CLASS = "none"
@@ -32,10 +32,21 @@ PRIOR_SHARPNESS = 2.0
 OUTCOMES_FOR_FULL_WEIGHT = 10
 
 
-def fault_scores(kind: Kind, z: list[float]) -> dict[Fault, float]:
-    """Best pattern score per fault of the kind's vocabulary."""
+def fault_scores(
+    kind: Kind, z: list[float], room_probe: ProbeResponse | None = None
+) -> dict[Fault, float]:
+    """Best pattern score per fault of the kind's vocabulary.
+
+    With ``room_probe`` (an AC window whose cohort is known), the room-probe pattern is
+    scored by its full response; without, by its static cooling-mode form.
+    """
     return {
-        fault: max(pattern_score(p, z) for p in patterns)
+        fault: max(
+            probe_score(room_probe, z)
+            if room_probe is not None and p.room_probe
+            else pattern_score(p, z)
+            for p in patterns
+        )
         for fault, patterns in PATTERNS[kind].items()
     }
 

@@ -31,7 +31,14 @@ from detectors.api import Finding, Outcome, Recovery, Signal
 from detectors.baseline import CohortBaseline, Conditions, UnitSpread
 from detectors.diagnosis import Diagnoser, fault_scores
 from detectors.errors import error_fault
-from detectors.signatures import HARD_SCORE, PATTERNS, SIGNALS, SignalSpec, censored
+from detectors.signatures import (
+    HARD_SCORE,
+    PATTERNS,
+    SIGNALS,
+    ProbeResponse,
+    SignalSpec,
+    censored,
+)
 from detectors.state import DeviceState, Layout
 from edge.contract import (
     AcReadings,
@@ -170,6 +177,29 @@ def _natural(spec: SignalSpec, value: float) -> float:
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def probe_response(
+    cohort: CohortBaseline,
+    x_external: Conditions,
+    expected: list[float],
+    room_probe: tuple[Conditions, dict[int, float]] | None,
+) -> ProbeResponse | None:
+    """The z change per kelvin of room-probe error: its own signals' less the expectation's.
+
+    ``expected`` is the cohort's expectation under the conditions as read; ``room_probe``
+    the conditions as they would read were the probe 1 K high, and the change of the
+    signals built from the reading (``signatures.ROOM_PROBE``).
+    """
+    if room_probe is None:
+        return None
+    x_shifted, direct = room_probe
+    shifted = cohort.predict(x_shifted, x_external)
+    response = [
+        (direct.get(i, 0.0) - (shifted[i] - expected[i])) / cohort.scale(i)
+        for i in range(len(expected))
+    ]
+    return ProbeResponse(response, frozenset(direct))
 
 
 class HousecallDetector:
@@ -344,8 +374,14 @@ class HousecallDetector:
         y: list[float],
         ts: float,
         hard: dict[Fault, float] | None = None,
+        room_probe: tuple[Conditions, dict[int, float]] | None = None,
     ) -> list[Signal]:
-        """Judge one steady window (AC) or cycle (washer) of a device; learn if healthy."""
+        """Judge one steady window (AC) or cycle (washer) of a device; learn if healthy.
+
+        ``room_probe`` (AC): the conditions ``x`` as they would be were the room probe
+        reading 1 K high, and how that moves the signals built from the reading; the
+        room-probe pattern is then scored by its response (``signatures.ROOM_PROBE``).
+        """
         tune = self.config.tuning[kind]
         layout = LAYOUTS[kind.value]
         v = state.v
@@ -417,7 +453,7 @@ class HousecallDetector:
         scores = dict.fromkeys(faults, 0.0)
         judged = available > 0 and (warmed + early) * 2 >= available
         if judged:
-            scores = fault_scores(kind, z)
+            scores = fault_scores(kind, z, probe_response(cohort, x_external, expected, room_probe))
         # A direct rule still holding keeps its fault from looking recovered; it never
         # opens a finding from here (the rule itself does, with its own hold time).
         hold = hard or {}

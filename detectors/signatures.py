@@ -64,6 +64,9 @@ class Pattern:
     abs_signals: frozenset[int] = field(default_factory=frozenset)
     #: A single-sensor pattern: scored as |offset| with the physical signals staying put.
     sensor: bool = False
+    #: The room probe: when the window's :class:`ProbeResponse` is known, this pattern is
+    #: scored by :func:`probe_score` instead (see ``ROOM_PROBE``).
+    room_probe: bool = False
 
 
 # --- AC: one steady-state window of samples in cooling (heating swaps the coils) ---
@@ -113,7 +116,9 @@ AC_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
         Pattern({EA: -1, SH: -1, CA: -1, DIS: -1, CPH: -1, ADT: -1, CAP: -1, HZ: 1, OFR: 0}),
     ),
     Fault.SENSOR_FAULT: (
-        sensor_pattern({EA, ADT}, _CONTROL, _AC_N),  # room air
+        # Room air. Scored by its response (ROOM_PROBE) where the cohort is known; this
+        # static form is the cooling-mode fallback (a pattern rebuilt from evidence).
+        Pattern(sensor_pattern({EA, ADT}, _CONTROL, _AC_N).weights, sensor=True, room_probe=True),
         sensor_pattern({ADT}, _CONTROL, _AC_N),  # supply air
         sensor_pattern({SH, EA}, _CONTROL, _AC_N),  # indoor coil
         sensor_pattern({CA}, _CONTROL, _AC_N),  # outdoor coil
@@ -121,6 +126,34 @@ AC_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
         sensor_pattern({DIS}, _CONTROL, _AC_N),  # discharge line
     ),
 }
+
+#: How a room probe reading 1 K high moves the signals built from it, per AC mode (the
+#: regime). The room reading is also a condition the cohort predicts from (room
+#: temperature and load, room minus setpoint), so every expectation moves with it: a
+#: room probe drifting 3 K high raised the expected discharge temperature, condensing
+#: approach and superheat of a healthy KS unit of seed 1201 along with it, and the
+#: residuals, low across the board beside a high evaporator approach, read as a dirty
+#: filter. :func:`probe_score` scores the drift by the whole response instead.
+ROOM_PROBE: dict[str, dict[int, float]] = {
+    "cool": {EA: 1.0, ADT: 1.0},  # room - indoor coil, room - supply
+    "heat": {CA: -1.0, ADT: -1.0},  # indoor coil - room, supply - room
+}
+#: Controller outputs, free to follow a wrong reading: neither for nor against a sensor.
+AC_RESPONDERS = frozenset(_CONTROL)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResponse:
+    """What one kelvin of error on the room probe does to every standardised residual.
+
+    ``response[i]`` is the change of signal ``i``'s z per kelvin: the signal's own change
+    (``ROOM_PROBE``) minus the change of its expectation, over its residual scale; NaN
+    where unknown. ``primary`` are the signals built from the reading itself.
+    """
+
+    response: list[float]
+    primary: frozenset[int]
+
 
 # --- Washer: one cycle ---
 WASHER_SIGNALS: tuple[SignalSpec, ...] = (
@@ -208,6 +241,10 @@ PATTERNS: dict[Kind, dict[Fault, tuple[Pattern, ...]]] = {
 #: sensor pattern counts its signal at the weight a physical pattern gives its main one.
 SENSOR_GAIN = 0.6
 SENSOR_MARGIN = 0.5
+#: The room probe's fit spans every signal, its evidence weighed as a physical pattern's
+#: (a drifting room probe of seed 1203 fitted to 0.3 sigma on four signals scored 1.5
+#: at the lone-signal gain, below the dirty filter's 2.0 it was then named).
+PROBE_GAIN = 1.0
 
 
 def pattern_score(pattern: Pattern, z: list[float]) -> float:
@@ -252,6 +289,45 @@ def pattern_score(pattern: Pattern, z: list[float]) -> float:
     if norm == 0:
         return 0.0
     return float(gain / norm - penalty / math.sqrt(max(1, quiet)))
+
+
+def probe_score(
+    probe: ProbeResponse, z: list[float], ignore: frozenset[int] = AC_RESPONDERS
+) -> float:
+    """How well ``z`` matches one probe's error of unknown size (z units, as a sensor pattern).
+
+    The error's size is fitted to every signal by least squares; the evidence is the
+    fitted pattern's mean projection (as :func:`pattern_score` weights a pattern, here by
+    the response), and each signal costs what it strays from the fit beyond one sigma.
+    The projection counts, not the signals built from the reading alone: where the
+    cohort's expectation of a signal follows the room, a room probe's error shows in the
+    *other* signals' expectations more than in its own. ``ignore`` are controller outputs.
+
+    >>> probe = ProbeResponse([2.0, 1.0, -0.5, 0.0], frozenset({0, 1}))
+    >>> round(probe_score(probe, [6.0, 3.0, -1.5, 0.2]), 2)  # a 3 K error, all explained
+    4.0
+    >>> probe_score(probe, [6.0, 3.0, 1.5, 0.2]) < 2.5  # the third signal went the wrong way
+    True
+    >>> probe_score(probe, [6.0, -3.0, -1.5, 0.2]) < 0  # the reading's signals disagree
+    True
+    """
+    response = probe.response
+    used = [
+        i
+        for i, per_kelvin in enumerate(response)
+        if i not in ignore and not math.isnan(z[i]) and not math.isnan(per_kelvin)
+    ]
+    if not any(i in probe.primary for i in used):
+        return 0.0
+    clipped = {i: max(-8.0, min(8.0, z[i])) for i in used}
+    squares = sum(response[i] ** 2 for i in used)
+    spread = sum(abs(response[i]) for i in used)
+    if squares == 0.0:
+        return 0.0
+    size = sum(response[i] * clipped[i] for i in used) / squares
+    penalty = sum(max(0.0, abs(clipped[i] - size * response[i]) - 1.0) for i in used)
+    evidence = abs(size) * squares / spread
+    return float(PROBE_GAIN * evidence - SENSOR_MARGIN - 1.5 * penalty / math.sqrt(len(used)))
 
 
 #: Score given to a fault proven by a direct rule (a dead fan, an open heater element).
