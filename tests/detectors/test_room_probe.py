@@ -16,8 +16,8 @@ from detectors.baseline import CohortBaseline
 from detectors.diagnosis import fault_scores
 from detectors.fleet import probe_response
 from detectors.signatures import (
-    ADT,
     AC_SIGNALS,
+    ADT,
     CA,
     CAP,
     CPH,
@@ -29,6 +29,7 @@ from detectors.signatures import (
     OFR,
     ROOM_PROBE,
     SH,
+    ProbeResponse,
 )
 from edge.contract import Fault, Kind
 
@@ -71,9 +72,10 @@ def trained_cohort() -> CohortBaseline:
         setpoint = rng.choice((22.0, 24.0, 26.0))
         room = setpoint + rng.uniform(-0.5, 2.5)
         outdoor = rng.uniform(24.0, 38.0)
-        y = [value + rng.gauss(0.0, 2.0 * spec.floor) for value, spec in zip(
-            healthy(room, setpoint, outdoor), AC_SIGNALS, strict=True
-        )]
+        y = [
+            value + rng.gauss(0.0, 2.0 * spec.floor)
+            for value, spec in zip(healthy(room, setpoint, outdoor), AC_SIGNALS, strict=True)
+        ]
         cohort.offer(float(hour), "u", conditions(room, setpoint, outdoor), {"c": 1.0}, y)
     cohort.apply_pending()
     cohort.spread = [2.0 * spec.floor for spec in AC_SIGNALS]
@@ -88,7 +90,9 @@ def test_a_drifting_room_probe_is_named_a_sensor_fault_by_its_response() -> None
     y = healthy(room, setpoint, outdoor)
     y[EA] += drift  # the signals built from the probe read its error
     y[ADT] += drift
-    z = [(value - e) / cohort.scale(i) for i, (value, e) in enumerate(zip(y, expected, strict=True))]
+    z = [
+        (value - e) / cohort.scale(i) for i, (value, e) in enumerate(zip(y, expected, strict=True))
+    ]
 
     static = fault_scores(Kind.AC, z)
     assert max(static, key=static.__getitem__) is not Fault.SENSOR_FAULT
@@ -123,8 +127,6 @@ def test_in_heating_the_room_probe_moves_the_condensing_approach() -> None:
     response = [0.0] * len(AC_SIGNALS)
     for index, per_kelvin in ROOM_PROBE["heat"].items():
         response[index] = per_kelvin / 0.5
-    from detectors.signatures import ProbeResponse
-
     probe = ProbeResponse(response, frozenset(ROOM_PROBE["heat"]))
     scores = fault_scores(Kind.AC, z, probe)
     assert max(scores, key=scores.__getitem__) is Fault.SENSOR_FAULT
