@@ -77,3 +77,45 @@ def test_an_open_element_shows_on_a_wool_wash_from_warm_tap_water_too() -> None:
 
 def test_water_at_its_target_may_stay_put_while_the_heater_holds_it() -> None:
     assert _heating(_detector(), [29.5] * 120, power_w=2100.0, target_c=30.0) == []
+
+
+def _heater_off(detector: HousecallDetector, temp: float, seq: int) -> list[Finding]:
+    """One sample after the heating: the heater off, still in the heat phase."""
+    sample = Telemetry.model_validate(
+        {
+            "schema": "housecall.telemetry/1",
+            "device_id": "wm-1",
+            "seq": seq,
+            "ts": (START + timedelta(seconds=10 * seq)).isoformat(),
+            "readings": {
+                "phase": "heat",
+                "heater_on": False,
+                "water_temp_c": temp,
+                "target_temp_c": 20.0,
+                "power_w": 90.0,
+            },
+        },
+        strict=False,
+    )
+    return [s for s in detector.on_telemetry(sample) if isinstance(s, Finding)]
+
+
+def test_a_short_heating_that_never_moved_the_probe_is_judged_when_it_ends() -> None:
+    """A cool program from tap water heats for minutes; a probe stuck low reads flat."""
+    detector = _detector()
+    assert _heating(detector, [14.0] * 36, power_w=1900.0, target_c=20.0) == []  # 6 minutes
+    found = _heater_off(detector, 14.0, 37)
+    assert [f.fault for f in found] == [Fault.SENSOR_FAULT]
+
+
+def test_a_short_healthy_heating_opens_nothing() -> None:
+    detector = _detector()
+    temps = [14.0 + 0.2 * i for i in range(31)]  # 14 -> 20 °C in five minutes
+    assert _heating(detector, temps, power_w=1900.0, target_c=20.0) == []
+    assert _heater_off(detector, 20.0, 32) == []
+
+
+def test_a_heating_shorter_than_five_minutes_is_not_judged() -> None:
+    detector = _detector()
+    assert _heating(detector, [18.0] * 20, power_w=1900.0, target_c=20.0) == []
+    assert _heater_off(detector, 18.0, 21) == []
