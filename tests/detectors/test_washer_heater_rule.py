@@ -18,28 +18,35 @@ def _detector() -> HousecallDetector:
     return detector
 
 
+def _sample(
+    seq: int, temp: float, *, heater_on: bool, target_c: float, power_w: float
+) -> Telemetry:
+    """One heat-phase sample of wm-1, ``seq`` x 10 s after the start."""
+    return Telemetry.model_validate(
+        {
+            "schema": "housecall.telemetry/1",
+            "device_id": "wm-1",
+            "seq": seq,
+            "ts": (START + timedelta(seconds=10 * seq)).isoformat(),
+            "readings": {
+                "phase": "heat",
+                "heater_on": heater_on,
+                "water_temp_c": temp,
+                "target_temp_c": target_c,
+                "power_w": power_w,
+            },
+        },
+        strict=False,
+    )
+
+
 def _heating(
     detector: HousecallDetector, temps: list[float], power_w: float, target_c: float = 60.0
 ) -> list[Finding]:
     """Feed one heating phase, a sample every 10 s, and return the findings it opened."""
     found: list[Finding] = []
     for seq, temp in enumerate(temps, start=1):
-        sample = Telemetry.model_validate(
-            {
-                "schema": "housecall.telemetry/1",
-                "device_id": "wm-1",
-                "seq": seq,
-                "ts": (START + timedelta(seconds=10 * seq)).isoformat(),
-                "readings": {
-                    "phase": "heat",
-                    "heater_on": True,
-                    "water_temp_c": temp,
-                    "target_temp_c": target_c,
-                    "power_w": power_w,
-                },
-            },
-            strict=False,
-        )
+        sample = _sample(seq, temp, heater_on=True, target_c=target_c, power_w=power_w)
         found += [s for s in detector.on_telemetry(sample) if isinstance(s, Finding)]
     return found
 
@@ -81,22 +88,7 @@ def test_water_at_its_target_may_stay_put_while_the_heater_holds_it() -> None:
 
 def _heater_off(detector: HousecallDetector, temp: float, seq: int) -> list[Finding]:
     """One sample after the heating: the heater off, still in the heat phase."""
-    sample = Telemetry.model_validate(
-        {
-            "schema": "housecall.telemetry/1",
-            "device_id": "wm-1",
-            "seq": seq,
-            "ts": (START + timedelta(seconds=10 * seq)).isoformat(),
-            "readings": {
-                "phase": "heat",
-                "heater_on": False,
-                "water_temp_c": temp,
-                "target_temp_c": 20.0,
-                "power_w": 90.0,
-            },
-        },
-        strict=False,
-    )
+    sample = _sample(seq, temp, heater_on=False, target_c=20.0, power_w=90.0)
     return [s for s in detector.on_telemetry(sample) if isinstance(s, Finding)]
 
 
