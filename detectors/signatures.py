@@ -86,18 +86,21 @@ AC_SIGNALS: tuple[SignalSpec, ...] = (
 SH, CA, EA, ADT, DIS, CPH, EEV, OFR, IFR, CAP, HZ = range(len(AC_SIGNALS))
 
 
-def sensor_pattern(moving: set[int], responders: set[int], n: int) -> Pattern:
+def sensor_pattern(
+    moving: set[int], responders: frozenset[int], n: int, *, room_probe: bool = False
+) -> Pattern:
     """One thermistor reads wrong: signals built from it move, every other signal stays put.
 
     ``responders`` are controller outputs that may follow the wrong reading (compressor
     speed, expansion valve): they neither count for nor against the pattern.
     """
     weights = {i: (1.0 if i in moving else 0.0) for i in range(n) if i not in responders}
-    return Pattern(weights, sensor=True)
+    return Pattern(weights, sensor=True, room_probe=room_probe)
 
 
 _AC_N = len(AC_SIGNALS)
-_CONTROL = {HZ, EEV, CAP}
+#: Controller outputs, free to follow a wrong reading: neither for nor against a sensor.
+AC_RESPONDERS = frozenset({HZ, EEV, CAP})
 AC_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
     # The EEV opens to hold superheat and hides early undercharge (NIST SP 1087): the
     # valve and the discharge temperature tell first, superheat once the valve saturates.
@@ -118,12 +121,12 @@ AC_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
     Fault.SENSOR_FAULT: (
         # Room air. Scored by its response (ROOM_PROBE) where the cohort is known; this
         # static form is the cooling-mode fallback (a pattern rebuilt from evidence).
-        Pattern(sensor_pattern({EA, ADT}, _CONTROL, _AC_N).weights, sensor=True, room_probe=True),
-        sensor_pattern({ADT}, _CONTROL, _AC_N),  # supply air
-        sensor_pattern({SH, EA}, _CONTROL, _AC_N),  # indoor coil
-        sensor_pattern({CA}, _CONTROL, _AC_N),  # outdoor coil
-        sensor_pattern({SH}, _CONTROL, _AC_N),  # suction line
-        sensor_pattern({DIS}, _CONTROL, _AC_N),  # discharge line
+        sensor_pattern({EA, ADT}, AC_RESPONDERS, _AC_N, room_probe=True),
+        sensor_pattern({ADT}, AC_RESPONDERS, _AC_N),  # supply air
+        sensor_pattern({SH, EA}, AC_RESPONDERS, _AC_N),  # indoor coil
+        sensor_pattern({CA}, AC_RESPONDERS, _AC_N),  # outdoor coil
+        sensor_pattern({SH}, AC_RESPONDERS, _AC_N),  # suction line
+        sensor_pattern({DIS}, AC_RESPONDERS, _AC_N),  # discharge line
     ),
 }
 
@@ -138,8 +141,6 @@ ROOM_PROBE: dict[str, dict[int, float]] = {
     "cool": {EA: 1.0, ADT: 1.0},  # room - indoor coil, room - supply
     "heat": {CA: -1.0, ADT: -1.0},  # indoor coil - room, supply - room
 }
-#: Controller outputs, free to follow a wrong reading: neither for nor against a sensor.
-AC_RESPONDERS = frozenset(_CONTROL)
 
 
 @dataclass(frozen=True, slots=True)
