@@ -185,9 +185,15 @@ def _summary_table(report: Report) -> Table:
     )
     table.add_row(
         "sudden faults detected within 30 min of operating",
-        f"{report.sudden_within_30min} / {report.sudden.injected}",
+        f"{report.sudden_within_30min} / {report.sudden_timeable}",
         "all",
     )
+    if report.sudden_never_operated:
+        table.add_row(
+            "sudden faults on appliances that never operated again",
+            str(report.sudden_never_operated),
+            "",
+        )
     return table
 
 

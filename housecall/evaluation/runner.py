@@ -123,8 +123,15 @@ class Activity:
         else:
             spans.append([ts, ts])
 
-    def first_operation(self, device_id: str, at: datetime, *, heating: bool = False) -> datetime:
-        """``at`` if the device was operating (heating) then, else the start of its next one."""
+    def first_operation(
+        self, device_id: str, at: datetime, *, heating: bool = False
+    ) -> datetime | None:
+        """``at`` if the device was operating (heating) then, else the start of its next one.
+
+        None when it never operated (heated) again within the run: a fault that struck
+        then could not show in any telemetry (seed 1601's AUR-S25-INV ac-000061 lost its
+        outdoor fan on day 33.3 and stayed off for the last week of the run).
+        """
         moment = at.timestamp()
         table = self.heating if heating else self.segments
         for start, end in table.get(device_id, []):
@@ -132,7 +139,7 @@ class Activity:
                 return at
             if start > moment:
                 return datetime.fromtimestamp(start, at.tzinfo)
-        return at
+        return None
 
 
 def shows_only_when_heating(truth: FaultTruth) -> bool:
@@ -356,20 +363,27 @@ def truths_with_operation(faults: Iterable[FaultTruth], activity: Activity) -> l
     Without it a fan that dies at night would count the hours until the AC next runs as
     detection delay (the time from the onset itself is still reported beside it). A fault
     that shows only while heating gets the first heating (see :func:`shows_only_when_heating`).
+    A sudden fault whose appliance never operated again is marked ``operated=False``.
     """
-    return [
-        Truth(
-            t.device_id,
-            t.fault,
-            t.onset_at,
-            t.notice_at,
-            t.sudden,
+    truths = []
+    for t in faults:
+        operating_at = (
             activity.first_operation(t.device_id, t.onset_at, heating=shows_only_when_heating(t))
             if t.sudden
-            else None,
+            else None
         )
-        for t in faults
-    ]
+        truths.append(
+            Truth(
+                t.device_id,
+                t.fault,
+                t.onset_at,
+                t.notice_at,
+                t.sudden,
+                operating_at,
+                operated=operating_at is not None or not t.sudden,
+            )
+        )
+    return truths
 
 
 def _record(trace: Trace, device_id: str, ts: float, z: list[float], names: list[str]) -> None:

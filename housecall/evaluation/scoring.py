@@ -8,7 +8,9 @@ Definitions (all times are device time):
 - A *sudden* fault's time to detect = first correct order - the first moment the
   appliance operated at or after the onset (a fan that dies at night shows when the AC
   next runs; a heater when the washer next heats); the time from the onset itself is
-  kept too (``detect_from_onset_minutes``).
+  kept too (``detect_from_onset_minutes``). A sudden fault whose appliance never
+  operated after the onset within the run could not show in telemetry: it is counted
+  apart (``sudden_never_operated``) and left out of the within-30-minutes share.
 - Diagnosis top-1: for every faulty device whose first order after the onset came at
   all, whether that order named the true fault.
 - An order is *correct* when its device has that fault and it opened at or after the
@@ -52,6 +54,8 @@ class Truth:
     sudden: bool
     #: Sudden faults: when the appliance first operated at or after the onset.
     operating_at: datetime | None = None
+    #: False for a sudden fault whose appliance never operated again within the run.
+    operated: bool = True
 
 
 @dataclass
@@ -95,6 +99,13 @@ class Report:
     healthy_device_days: float
     sudden_within_30min: int
     sudden_detected: int
+    #: Sudden faults that struck an appliance which then never operated within the run.
+    sudden_never_operated: int = 0
+
+    @property
+    def sudden_timeable(self) -> int:
+        """Sudden faults that could show: the within-30-minutes share's denominator."""
+        return self.sudden.injected - self.sudden_never_operated
 
     @property
     def precision(self) -> float | None:
@@ -126,6 +137,7 @@ def score(
     overall = FaultRow("overall")
     within_30 = 0
     sudden_detected = 0
+    never_operated = 0
     for truth in truths:
         row = rows.setdefault(truth.fault.value, FaultRow(truth.fault.value))
         group = sudden if truth.sudden else gradual
@@ -140,7 +152,9 @@ def score(
             for target in (row, group, overall):
                 target.diagnosed += 1
                 target.top1 += int(hit)
-        if truth.sudden and correct:
+        if truth.sudden and not truth.operated:
+            never_operated += 1
+        elif truth.sudden and correct:
             start = truth.operating_at or truth.onset_at
             minutes = max(0.0, (correct[0].opened_at - start).total_seconds() / 60.0)
             from_onset = (correct[0].opened_at - truth.onset_at).total_seconds() / 60.0
@@ -182,4 +196,5 @@ def score(
         healthy_device_days=healthy * days,
         sudden_within_30min=within_30,
         sudden_detected=sudden_detected,
+        sudden_never_operated=never_operated,
     )

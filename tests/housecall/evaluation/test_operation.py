@@ -90,3 +90,18 @@ def test_an_open_heater_is_timed_from_the_next_heating_not_a_cold_wash() -> None
     assert heater.operating_at == heating
     assert probe.operating_at == heating
     assert level.operating_at == cold_wash
+
+
+def test_a_fault_on_an_appliance_that_never_runs_again_is_marked_not_operated() -> None:
+    """Seed 1601's ac-000061 lost its fan while off and stayed off to the end of the run."""
+    activity = Activity()
+    activity.segments["ac-3"] = [
+        [(NIGHT - timedelta(hours=3)).timestamp(), (NIGHT - timedelta(hours=2)).timestamp()]
+    ]
+    sudden, gradual = truths_with_operation(
+        [fault("ac-3", Fault.OUTDOOR_FAN_FAILURE, True), fault("ac-3", Fault.DIRTY_FILTER, False)],
+        activity,
+    )
+    assert sudden.operating_at is None
+    assert not sudden.operated
+    assert gradual.operated

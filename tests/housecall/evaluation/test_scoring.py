@@ -51,3 +51,17 @@ def test_scores_lead_time_top1_precision_and_false_orders() -> None:
     assert report.precision == pytest.approx(3 / 5)
     assert report.false_orders_healthy == 1
     assert report.false_per_1000_device_days == pytest.approx(1000 / (6 * 30))
+
+
+def test_a_sudden_fault_that_could_not_show_is_counted_apart() -> None:
+    """One fan failed on a unit that ran again (caught in 10 min), one on a unit that never did."""
+    truths = [
+        Truth("ac-1", Fault.OUTDOOR_FAN_FAILURE, day(5), None, sudden=True, operating_at=day(5)),
+        Truth("ac-2", Fault.OUTDOOR_FAN_FAILURE, day(5), None, sudden=True, operated=False),
+    ]
+    orders = [order("ac-1", Fault.OUTDOOR_FAN_FAILURE, day(5) + timedelta(minutes=10))]
+    report = score(truths, orders, ["ac-1", "ac-2", "ac-3"], days=10)
+    assert report.sudden.injected == 2
+    assert report.sudden_never_operated == 1
+    assert report.sudden_timeable == 1
+    assert report.sudden_within_30min == 1
