@@ -108,6 +108,16 @@ class KindTuning:
     #: offset of that signal is judged on it (against the spread of their offsets; see
     #: ``score_window``). 0: a unit is judged on a signal only once its warm-up has ended.
     early_units: int = 8
+    #: Teach the cohort a warmed-up unit's readings with its own offset taken out. Units
+    #: sit apart by far more than a fault moves them early (a washer's mains pressure sets
+    #: its fill time within +-20%), and units favour programs and loads unevenly: fed raw
+    #: readings, a young cohort's regression credits a program or the load with the
+    #: offsets of the units that happen to use it, and takes the credit back as units join,
+    #: leaving offsets learned against it stale by several sigma (healthy washers of seeds
+    #: 1701-1703 and 9002-9003 read 2 sigma long on fill time for weeks: false inlet-valve
+    #: orders). Without its offset, a unit teaches only how its readings move with the
+    #: conditions; units still in warm-up keep the cohort's level anchored to the fleet's.
+    teach_without_offset: bool = False
 
     def __post_init__(self) -> None:
         if self.persist_of == 0:
@@ -146,6 +156,7 @@ class DetectorConfig:
                 recover_s=24 * 3600.0,
                 learn_every=1,
                 offset_alpha=0.02,
+                teach_without_offset=True,
                 fail_score=8.0,
                 pooled_after_s=7 * 86400.0,
                 persist_of=3,
@@ -489,7 +500,16 @@ class HousecallDetector:
                             else y[i]
                             for i in range(n)
                         ]
-                    learner.offer(ts, state.device_id, x, x_external, clean)
+                    if tune.teach_without_offset and learner is cohort:
+                        learner.offer(
+                            ts,
+                            state.device_id,
+                            x,
+                            x_external,
+                            self._without_offset(v, b, clean, tune),
+                        )
+                    else:
+                        learner.offer(ts, state.device_id, x, x_external, clean)
         return signals
 
     def _baseline(
@@ -522,6 +542,16 @@ class HousecallDetector:
             v[BASELINE] = POOLED_COHORT
             return pooled, teach
         return own, teach
+
+    @staticmethod
+    def _without_offset(
+        v: array[float], b: dict[str, int], y: list[float], tune: KindTuning
+    ) -> list[float]:
+        """``y`` less the unit's learned offsets, where its warm-up has ended."""
+        return [
+            value - v[b["offset"] + i] if v[b["offset_n"] + i] >= tune.warm_windows else value
+            for i, value in enumerate(y)
+        ]
 
     @staticmethod
     def _follow_offsets(

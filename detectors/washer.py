@@ -381,8 +381,10 @@ class WasherFeatures:
         heat_step = _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]]) - v[s["base_power"]]
         if heat_minutes < 2.0:
             heat_step = NAN
+        fill = _f(d.fill_time_s) if d.fill_time_s is not None else _nz(v[s["fill_s"]])
+        per_litre = _log(_ratio(fill, _f(d.water_l)))
         y = [
-            _log(_f(d.fill_time_s) if d.fill_time_s is not None else _nz(v[s["fill_s"]])),
+            _log(fill) if math.isnan(per_litre) else NAN,
             _log(_f(d.drain_time_s) if d.drain_time_s is not None else _nz(v[s["drain_s"]])),
             _log(ramp),
             _mean(v[s["rpm_short_sum"]], v[s["rpm_short_n"]]),
@@ -403,6 +405,7 @@ class WasherFeatures:
             v[s["heat_last_temp"]] - v[s["target_temp"]] if heat_minutes >= 2.0 else NAN,
             _mean(v[s["spin_level_sum"]], v[s["spin_level_n"]]),
             _mean(v[s["wash_level_sum"]], v[s["wash_level_n"]]),
+            per_litre,
         ]
         load = d.load_kg if d.load_kg is not None else v[s["load"]]
         inlet = v[s["inlet_temp"]]

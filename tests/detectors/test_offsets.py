@@ -66,3 +66,56 @@ def test_a_floored_reading_is_judged_but_teaches_neither_the_offset_nor_the_coho
         state=state, kind=Kind.WASHER, regime="", x=x, x_external=x, y=healthy, ts=1e6 + 9e4
     )
     assert state.v[b["offset_n"] + RAMP] == 1
+
+
+def _young_cohort_after_two_units(teach_without_offset: bool) -> float:
+    """How far the cohort's fill expectation for one program sits from another's, after
+    two healthy units that sit apart (mains pressure) each used only one of them."""
+    import math
+    from dataclasses import replace
+
+    from detectors.signatures import FILL_L, WASHER_SIGNALS
+
+    base = DetectorConfig()
+    tuning = dict(base.tuning)
+    tuning[Kind.WASHER] = replace(tuning[Kind.WASHER], teach_without_offset=teach_without_offset)
+    detector = HousecallDetector(DetectorConfig(tuning=tuning))
+    tune = tuning[Kind.WASHER]
+    healthy = [math.log(4.0) if spec.log else 0.1 for spec in WASHER_SIGNALS]
+    quick = {"c": 1.0, "program_quick": 1.0}
+    cotton = {"c": 1.0, "program_cotton": 1.0}
+    cohort = detector.cohort(Kind.WASHER, "M", "")
+    for k in range(tune.cohort_min):
+        cohort.offer(float(k), f"wm-{k}", quick if k % 2 else cotton, {}, healthy)
+    cohort.apply_pending()
+    b = LAYOUTS["washer"].block
+    units = []
+    for name, offset, x in (("wm-a", 0.15, quick), ("wm-b", -0.15, cotton)):
+        state = DeviceState.new(name, "washer", "M", LAYOUTS["washer"])
+        detector.devices[name] = state
+        for i in range(len(WASHER_SIGNALS)):
+            state.v[b["offset_n"] + i] = tune.warm_windows
+        state.v[b["offset"] + FILL_L] = offset
+        units.append((state, offset, x))
+    for cycle in range(60):
+        for state, offset, x in units:
+            y = list(healthy)
+            y[FILL_L] += offset
+            detector.score_window(
+                state=state,
+                kind=Kind.WASHER,
+                regime="",
+                x=x,
+                x_external=x,
+                y=y,
+                ts=1e6 + 86400.0 * cycle,
+            )
+        cohort.apply_pending()
+    return abs(cohort.predict(quick, {})[FILL_L] - cohort.predict(cotton, {})[FILL_L])
+
+
+def test_a_warmed_unit_teaches_its_cohort_without_its_own_offset() -> None:
+    # Fed raw readings, the cohort credits the programs with the units' offsets (0.3
+    # apart) and every unit of either program would then read that far off.
+    assert _young_cohort_after_two_units(teach_without_offset=False) > 0.15
+    assert _young_cohort_after_two_units(teach_without_offset=True) < 0.02
