@@ -30,7 +30,7 @@ def _judged_y(summary: dict[str, Any]) -> list[float]:
         judged.append(list(window["y"]))
         return []
 
-    detector.score_window = score_window  # type: ignore[method-assign]
+    detector.score_window = score_window  # type: ignore[method-assign, assignment]
     sample = Telemetry.model_validate(
         {
             "schema": "housecall.telemetry/1",
