@@ -16,6 +16,7 @@ firmware keeps working. Readings a sensor could not take are ``None``.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -28,6 +29,7 @@ from pydantic import (
     Field,
     Tag,
     TypeAdapter,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -48,6 +50,22 @@ MAX_SEQ = 2**63 - 1
 
 def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
+
+
+_RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _rfc3339_text(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """The contract's times are RFC 3339 strings: pydantic alone would also take ``"0"``
+    (a unix epoch, 1970) from a device whose clock was never set."""
+    if isinstance(value, str):
+        try:
+            if not _RFC3339_START.match(value):
+                raise ValueError
+            value = datetime.fromisoformat(value.upper())
+        except ValueError:
+            raise ValueError("ts must be an RFC 3339 time such as 2026-07-14T13:05:00Z") from None
+    return handler(value)
 
 
 class ContractModel(BaseModel):
@@ -71,6 +89,7 @@ class Message(ContractModel):
     via: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)] | None = None
 
     _utc_ts = field_validator("ts")(_as_utc)
+    _text_ts = field_validator("ts", mode="wrap")(_rfc3339_text)
 
 
 class Refrigerant(StrEnum):

@@ -351,3 +351,15 @@ def test_extras_keep_numeric_features_only_and_refuse_bad_ones() -> None:
     for bad in ('"x_a": "3"', '"x_a": true', '"x_a": 1' + "0" * 400):
         with pytest.raises(ValueError, match="x_a"):
             Telemetry.model_validate_json(readings(bad))
+
+
+def test_a_unix_epoch_string_is_not_a_time() -> None:
+    # Found by the property test above: pydantic alone read "0" as 1970-01-01.
+    raw = (
+        b'{"schema": "housecall.telemetry/1", "device_id": "0", "seq": 0, "ts": "0",'
+        b' "readings": {}}'
+    )
+    with pytest.raises(ContractViolation) as caught:
+        parse_message("appliances/0/telemetry", raw)
+    assert caught.value.reason is Reason.INVALID
+    assert "RFC 3339" in str(caught.value)
