@@ -500,16 +500,12 @@ class HousecallDetector:
                             else y[i]
                             for i in range(n)
                         ]
-                    if tune.teach_without_offset and learner is cohort:
-                        learner.offer(
-                            ts,
-                            state.device_id,
-                            x,
-                            x_external,
-                            self._without_offset(v, b, clean, tune),
-                        )
-                    else:
-                        learner.offer(ts, state.device_id, x, x_external, clean)
+                    taught = (
+                        self._without_offset(v, b, clean, tune)
+                        if tune.teach_without_offset and learner is cohort
+                        else clean
+                    )
+                    learner.offer(ts, state.device_id, x, x_external, taught)
         return signals
 
     def _baseline(

@@ -187,10 +187,10 @@ WASHER_SIGNALS: tuple[SignalSpec, ...] = (
     SignalSpec("wash_level_mm", "mm", 1.0),
     # The fill time over the water it let in (``water_l`` of ``cycle_end``): the inverse of
     # the inlet flow, which the mains pressure sets per home and a restricted valve lowers.
-    # The fill time itself also follows the program's rinses and the load, which a young
-    # cohort's regression gets a few percent wrong: a unit whose offset was learned then
-    # read 2 sigma long for weeks once the cohort had learned better, and ten of eleven
-    # false orders of seeds 1701-1703 were inlet-valve restrictions on healthy washers.
+    # The fill time itself also follows the program's rinses and the load, which the
+    # cohort must learn; per litre, one healthy unit reads alike on every program. (On its
+    # own this did not end the false inlet-valve orders of healthy washers: the cohorts'
+    # teaching did, see ``KindTuning.teach_without_offset``.)
     SignalSpec("fill_time_per_litre", "s/L", 0.03, log=True),
 )
 (
