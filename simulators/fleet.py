@@ -103,6 +103,10 @@ class SimMessage(NamedTuple):
         return datetime.fromtimestamp(self.epoch_s, UTC)
 
 
+#: Share of air conditioners in a fleet unless told otherwise (the rest are washers).
+DEFAULT_AC_SHARE = 0.6
+
+
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
     """What fleet to simulate; everything else follows from ``seed``."""
@@ -111,7 +115,7 @@ class FleetConfig:
     days: float
     seed: int = 7
     start: datetime = DEFAULT_START
-    ac_share: float = 0.6
+    ac_share: float = DEFAULT_AC_SHARE
     ac_interval_s: int = 60
     washer_interval_s: int = 10
     scenario: Scenario | None = None

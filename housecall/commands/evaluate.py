@@ -10,7 +10,8 @@ lists every noticed gradual fault that got no correct order in time with the cau
 (not judged, another fault named first, order only after the notice, evidence too weak)
 and every order opened on a healthy unit; optionally writes a PNG. ``--mqtt-url`` sends
 every message through a real broker (same numbers as the in-process path for the same
-seed).
+seed). ``--ac-share`` sets the fleet's mix (0: washers only, 1: air conditioners only), so
+a figure measured on one kind alone is reproducible from the command line.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from rich.console import Console, JustifyMethod
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from edge.contract import Kind
 from housecall.evaluation.misses import CAUSES, Miss
 from housecall.evaluation.scoring import FaultRow, OpenedOrder, Report
 from simulators.faults import FaultTruth
+from simulators.fleet import DEFAULT_AC_SHARE
 
 
 def register(app: typer.Typer) -> None:
@@ -36,9 +39,13 @@ def register(app: typer.Typer) -> None:
 
 
 def evaluate(
+    *,
     devices: Annotated[int, typer.Option(min=1, max=100_000, help="fleet size")] = 500,
     days: Annotated[float, typer.Option(min=0.5, max=365, help="days of device time")] = 60,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
+    ac_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of air conditioners (rest: washers)")
+    ] = DEFAULT_AC_SHARE,
     mqtt_url: Annotated[
         str | None, typer.Option(help="publish through this broker (mqtt://host:port)")
     ] = None,
@@ -50,7 +57,10 @@ def evaluate(
     from simulators.fleet import FleetConfig, ground_truth
 
     console = Console()
-    config = FleetConfig(devices=devices, days=days, seed=seed)
+    config = FleetConfig(devices=devices, days=days, seed=seed, ac_share=ac_share)
+    fleet = f"{devices} devices x {days:g} days" + (
+        "" if ac_share == DEFAULT_AC_SHARE else f", {100 * ac_share:g}% ACs"
+    )
     if mqtt_url is not None:
         from edge.mqtt_url import MqttUrl
 
@@ -68,8 +78,7 @@ def evaluate(
         transient=True,
     ) as progress:
         task = progress.add_task(
-            f"{devices} devices x {days:g} days, seed {seed}"
-            + (f" via {mqtt_url}" if mqtt_url else " (in-process)"),
+            f"{fleet}, seed {seed}" + (f" via {mqtt_url}" if mqtt_url else " (in-process)"),
             total=1.0,
         )
         try:
@@ -82,7 +91,7 @@ def evaluate(
         except (OSError, RuntimeError) as err:
             raise UserError(f"evaluation could not run: {err}") from None
     report = result.report
-    console.print(_fault_table(report, f"seed {seed}: {devices} devices x {days:g} days"))
+    console.print(_fault_table(report, f"seed {seed}: {fleet}"))
     console.print(_summary_table(report))
     if result.misses:
         console.print(_misses_table(result.misses, config.start))
@@ -91,6 +100,8 @@ def evaluate(
     if false_orders:
         console.print(_false_orders_table(false_orders, result.models, config.start))
     console.print(
+        f"{result.kinds.get(Kind.AC.value, 0)} air conditioners and "
+        f"{result.kinds.get(Kind.WASHER.value, 0)} washers: "
         f"{result.messages:,} messages ({result.rejected} rejected, {result.duplicates} "
         f"duplicates, {result.late} late) in {result.seconds:.0f} s; detector "
         f"{result.detector_seconds / max(1, result.messages) * 1e6:.1f} µs, work-order "
@@ -99,7 +110,7 @@ def evaluate(
     if png is not None:
         from housecall.evaluation.plot import write_png
 
-        write_png(result, png, f"Housecall evaluation, seed {seed}, {devices} devices x {days:g} d")
+        write_png(result, png, f"Housecall evaluation, seed {seed}, {fleet}")
         console.print(f"plot written to {png}")
 
 

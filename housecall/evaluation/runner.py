@@ -28,6 +28,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,6 +89,8 @@ class EvaluationResult:
     misses: list[Miss] = field(default_factory=list)
     #: Model of every device of the fleet, by device id.
     models: dict[str, str] = field(default_factory=dict)
+    #: How many devices of each kind the fleet had ("ac", "washer").
+    kinds: dict[str, int] = field(default_factory=dict)
 
 
 class Activity:
@@ -354,6 +357,7 @@ def evaluate(
         trace=trace,
         misses=explain_misses(truths, orders, judged, models),
         models=models,
+        kinds=dict(Counter(d.kind.value for d in run.devices)),
     )
 
 

@@ -50,11 +50,26 @@ def test_evaluate_runs_end_to_end_on_a_tiny_fleet_and_writes_the_plot(tmp_path: 
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
+def test_ac_share_sets_the_fleet_mix_the_run_reports() -> None:
+    washers = run("evaluate", "--devices", "4", "--days", "0.5", "--seed", "3", "--ac-share", "0")
+    assert washers.returncode == 0, washers.stderr
+    assert "0 air conditioners and 4 washers" in washers.stdout
+    assert "0% ACs" in washers.stdout
+    mixed = run("evaluate", "--devices", "4", "--days", "0.5", "--seed", "3")
+    assert mixed.returncode == 0, mixed.stderr
+    assert "2 air conditioners and 2 washers" in mixed.stdout
+
+
 def test_a_bad_flag_is_one_line_and_exit_2() -> None:
     result = run("evaluate", "--devices", "0")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+    bad_share = run("evaluate", "--devices", "2", "--ac-share", "1.5")
+    assert bad_share.returncode == 2
+    assert "--ac-share" in bad_share.stderr
+    assert bad_share.stderr.count("\n") == 1
     bad_url = run("evaluate", "--devices", "2", "--days", "1", "--mqtt-url", "ftp://nowhere")
     assert bad_url.returncode == 2
     assert "--mqtt-url" in bad_url.stderr
