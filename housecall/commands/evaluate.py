@@ -7,8 +7,9 @@ Prints per fault and overall: share of faults with a correct work order before t
 customer noticed, median and 10th-percentile lead time, time to detect sudden faults,
 diagnosis top-1 accuracy, false orders per 1,000 healthy device-days and precision;
 lists every noticed gradual fault that got no correct order in time with the cause
-(not judged, another fault named first, order only after the notice, evidence too weak)
-and every order opened on a healthy unit; optionally writes a PNG. ``--mqtt-url`` sends
+(not judged, another fault named first, order only after the notice, evidence too weak),
+every sudden fault not detected within 30 minutes of operating, and every order opened
+on a healthy unit; optionally writes a PNG. ``--mqtt-url`` sends
 every message through a real broker (same numbers as the in-process path for the same
 seed). ``--ac-share`` sets the fleet's mix (0: washers only, 1: air conditioners only), so
 a figure measured on one kind alone is reproducible from the command line.
@@ -29,7 +30,13 @@ from rich.table import Table
 
 from edge.contract import Kind
 from housecall.evaluation.misses import CAUSES, Miss
-from housecall.evaluation.scoring import FaultRow, OpenedOrder, Report
+from housecall.evaluation.scoring import (
+    SUDDEN_TARGET_MINUTES,
+    FaultRow,
+    OpenedOrder,
+    Report,
+    SlowSudden,
+)
 from simulators.faults import FaultTruth
 from simulators.fleet import DEFAULT_AC_SHARE
 
@@ -95,6 +102,8 @@ def evaluate(
     console.print(_summary_table(report))
     if result.misses:
         console.print(_misses_table(result.misses, config.start))
+    if report.slow_sudden:
+        console.print(_slow_sudden_table(report.slow_sudden, result.models, config.start))
     faulty = {truth.device_id for truth in result.truths}
     false_orders = [order for order in result.orders if order.device_id not in faulty]
     if false_orders:
@@ -251,6 +260,39 @@ def _misses_table(misses: Sequence[Miss], start: datetime) -> Table:
             if first is None
             else f"{first.fault.value} at day {_run_day(first.opened_at, start)}",
             miss.cause,
+        )
+    return table
+
+
+def _slow_sudden_table(
+    slow: Sequence[SlowSudden], models: dict[str, str], start: datetime
+) -> Table:
+    """Every sudden fault that could show and took longer than the target, or never showed."""
+    table = Table(
+        title=f"sudden faults not detected within {SUDDEN_TARGET_MINUTES:.0f} min of operating",
+        caption="operating: the appliance's first operation (or heating) at or after the onset",
+    )
+    _add_columns(
+        table,
+        ("device", "left"),
+        ("model", "left"),
+        ("fault", "left"),
+        ("detail", "left"),
+        ("onset d", "right"),
+        ("operating d", "right"),
+        ("detected min after operating", "right"),
+    )
+    for fault in slow[:MISSES_SHOWN]:
+        table.add_row(
+            fault.device_id,
+            models.get(fault.device_id, "?"),
+            fault.fault.value,
+            fault.detail or "",
+            _run_day(fault.onset_at, start),
+            _run_day(fault.operating_at, start),
+            "never"
+            if fault.detected_at is None
+            else f"{(fault.detected_at - fault.operating_at).total_seconds() / 60:.0f}",
         )
     return table
 

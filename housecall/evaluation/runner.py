@@ -385,6 +385,7 @@ def truths_with_operation(faults: Iterable[FaultTruth], activity: Activity) -> l
                 t.sudden,
                 operating_at,
                 operated=operating_at is not None or not t.sudden,
+                detail=t.detail,
             )
         )
     return truths

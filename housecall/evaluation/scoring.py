@@ -27,6 +27,9 @@ from datetime import datetime
 
 from edge.contract import Fault
 
+#: A sudden fault counts as detected in time within this many minutes of operating.
+SUDDEN_TARGET_MINUTES = 30.0
+
 
 @dataclass(frozen=True, slots=True)
 class OpenedOrder:
@@ -56,6 +59,26 @@ class Truth:
     operating_at: datetime | None = None
     #: False for a sudden fault whose appliance never operated again within the run.
     operated: bool = True
+    #: The simulator's detail, e.g. which probe and how ("stuck:room_temp_c").
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlowSudden:
+    """A sudden fault that could show but got no correct order within 30 min of operating.
+
+    Listed one by one (as the misses of gradual faults are) so each can be traced: the
+    share alone does not say which probe or which unit was slow.
+    """
+
+    device_id: str
+    fault: Fault
+    detail: str | None
+    onset_at: datetime
+    #: First operation at or after the onset (the clock's start).
+    operating_at: datetime
+    #: The first correct order, ``None`` when none opened within the run.
+    detected_at: datetime | None
 
 
 @dataclass
@@ -101,6 +124,8 @@ class Report:
     sudden_detected: int
     #: Sudden faults that struck an appliance which then never operated within the run.
     sudden_never_operated: int = 0
+    #: Sudden faults that could show and were not detected within 30 minutes of operating.
+    slow_sudden: list[SlowSudden] = field(default_factory=list)
 
     @property
     def sudden_timeable(self) -> int:
@@ -138,6 +163,7 @@ def score(
     within_30 = 0
     sudden_detected = 0
     never_operated = 0
+    slow: list[SlowSudden] = []
     for truth in truths:
         row = rows.setdefault(truth.fault.value, FaultRow(truth.fault.value))
         group = sudden if truth.sudden else gradual
@@ -154,15 +180,32 @@ def score(
                 target.top1 += int(hit)
         if truth.sudden and not truth.operated:
             never_operated += 1
-        elif truth.sudden and correct:
+        elif truth.sudden:
             start = truth.operating_at or truth.onset_at
-            minutes = max(0.0, (correct[0].opened_at - start).total_seconds() / 60.0)
-            from_onset = (correct[0].opened_at - truth.onset_at).total_seconds() / 60.0
-            sudden_detected += 1
-            within_30 += int(minutes <= 30.0)
-            for target in (row, group, overall):
-                target.detect_minutes.append(minutes)
-                target.detect_from_onset_minutes.append(from_onset)
+            detected_at = correct[0].opened_at if correct else None
+            minutes = (
+                None
+                if detected_at is None
+                else max(0.0, (detected_at - start).total_seconds() / 60.0)
+            )
+            if minutes is None or minutes > SUDDEN_TARGET_MINUTES:
+                slow.append(
+                    SlowSudden(
+                        truth.device_id,
+                        truth.fault,
+                        truth.detail,
+                        truth.onset_at,
+                        start,
+                        detected_at,
+                    )
+                )
+            if detected_at is not None and minutes is not None:
+                from_onset = (detected_at - truth.onset_at).total_seconds() / 60.0
+                sudden_detected += 1
+                within_30 += int(minutes <= SUDDEN_TARGET_MINUTES)
+                for target in (row, group, overall):
+                    target.detect_minutes.append(minutes)
+                    target.detect_from_onset_minutes.append(from_onset)
         if truth.notice_at is None:
             continue
         for target in (row, group, overall):
@@ -197,4 +240,5 @@ def score(
         sudden_within_30min=within_30,
         sudden_detected=sudden_detected,
         sudden_never_operated=never_operated,
+        slow_sudden=slow,
     )

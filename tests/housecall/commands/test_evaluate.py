@@ -138,3 +138,28 @@ def test_the_false_orders_table_names_the_healthy_unit_and_its_model() -> None:
     assert "sensor_fault" in text
     assert "23.4" in text
     assert "0.71" in text
+
+
+def test_the_slow_sudden_table_says_how_late_or_never() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from edge.contract import Fault
+    from housecall.commands.evaluate import _slow_sudden_table
+    from housecall.evaluation.scoring import SlowSudden
+
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    on = start + timedelta(days=3)
+    slow = [
+        SlowSudden(
+            "ac-000007", Fault.SENSOR_FAULT, "stuck:room_temp_c", on, on, on + timedelta(hours=2)
+        ),
+        SlowSudden("wm-000008", Fault.HEATER_FAILURE, None, on, on + timedelta(days=1), None),
+    ]
+    text = rendered(_slow_sudden_table(slow, {"ac-000007": "PX-12HR"}, start))
+    ac_line = next(line for line in text.splitlines() if "ac-000007" in line)
+    assert "PX-12HR" in ac_line
+    assert "stuck:room_temp_c" in ac_line
+    assert ac_line.rstrip(" │").endswith("120")
+    washer_line = next(line for line in text.splitlines() if "wm-000008" in line)
+    assert "4.0" in washer_line
+    assert "never" in washer_line

@@ -65,3 +65,36 @@ def test_a_sudden_fault_that_could_not_show_is_counted_apart() -> None:
     assert report.sudden_never_operated == 1
     assert report.sudden_timeable == 1
     assert report.sudden_within_30min == 1
+
+
+def test_every_sudden_fault_slower_than_the_target_is_listed_with_its_detail() -> None:
+    """In time (10 min), late (45 min), never detected, and one that could not show."""
+    on = day(5)
+    truths = [
+        Truth("ac-1", Fault.OUTDOOR_FAN_FAILURE, on, None, sudden=True, operating_at=on),
+        Truth(
+            "ac-2",
+            Fault.SENSOR_FAULT,
+            on,
+            None,
+            sudden=True,
+            operating_at=on,
+            detail="stuck:room_temp_c",
+        ),
+        Truth("wm-3", Fault.HEATER_FAILURE, on, None, sudden=True, operating_at=day(6)),
+        Truth("ac-4", Fault.OUTDOOR_FAN_FAILURE, on, None, sudden=True, operated=False),
+    ]
+    orders = [
+        order("ac-1", Fault.OUTDOOR_FAN_FAILURE, on + timedelta(minutes=10)),
+        order("ac-2", Fault.SENSOR_FAULT, on + timedelta(minutes=45)),
+        order("wm-3", Fault.DRAIN_PUMP_CLOG, day(6.1)),  # the wrong fault: not a detection
+    ]
+    report = score(truths, orders, ["ac-1", "ac-2", "wm-3", "ac-4"], days=10)
+    assert report.sudden_within_30min == 1
+    assert report.sudden_timeable == 3
+    slow = {s.device_id: s for s in report.slow_sudden}
+    assert sorted(slow) == ["ac-2", "wm-3"]
+    assert slow["ac-2"].detected_at == on + timedelta(minutes=45)
+    assert slow["ac-2"].detail == "stuck:room_temp_c"
+    assert slow["wm-3"].detected_at is None
+    assert slow["wm-3"].operating_at == day(6)
