@@ -320,6 +320,15 @@ class WasherFeatures:
         if math.isnan(start):
             return
         minutes = (arr[s["heat_last_ts"]] - start) / 60.0
+        if arr[s["heat_n"]] >= 3:
+            # The rise runs between the medians of the first three and of the last three
+            # readings: on a steady rise the second and the second-to-last, n - 3 of the
+            # n - 1 sample intervals apart. Timed over the whole span instead, a short
+            # heating read slow by two intervals in its length (a 30 °C wash of water let
+            # in at 26 °C heats for three minutes: 10% slow, where a 60 °C wash read 1%), and
+            # a healthy washer whose inlet water warmed through the summer drifted 3 sigma
+            # into a heater order (seed 9002, wm-000257).
+            minutes *= (arr[s["heat_n"]] - 3.0) / (arr[s["heat_n"]] - 1.0)
         arr[s["heat_last_temp"]] = self._probe_temp(arr)
         if minutes > 0:
             arr[s["heat_minutes"]] += minutes
