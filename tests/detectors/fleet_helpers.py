@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import orjson
 
 from detectors.api import Finding, Recovery, Signal
 from detectors.fleet import DetectorConfig, HousecallDetector
@@ -57,6 +61,51 @@ def birth(device_id: str, kind: str, model: str = "M", brand: str = "A") -> Birt
         },
         strict=False,
     )
+
+
+def telemetry(device_id: str, seq: int, ts: datetime, readings: dict[str, object]) -> Telemetry:
+    """A contract telemetry message of ``readings``."""
+    return Telemetry.model_validate(
+        {
+            "schema": "housecall.telemetry/1",
+            "device_id": device_id,
+            "seq": seq,
+            "ts": ts.isoformat(),
+            "readings": readings,
+        },
+        strict=False,
+    )
+
+
+def cycle_end(device_id: str, ts: datetime, summary: dict[str, object]) -> EventBase:
+    """A washer's ``cycle_end`` event with this summary, parsed as the gateway parses it."""
+    event = {
+        "schema": "housecall.event/1",
+        "device_id": device_id,
+        "seq": 1,
+        "ts": ts.isoformat(),
+        "type": "cycle_end",
+        "data": summary,
+    }
+    message = parse_message(f"appliances/{device_id}/events", orjson.dumps(event)).payload
+    assert isinstance(message, EventBase)
+    return message
+
+
+def record_judged(detector: HousecallDetector) -> list[list[float]]:
+    """Replace the detector's judging by a recorder of the signals ``y`` of every window.
+
+    For tests of how readings become signals: what the cohort would then make of them
+    is tested elsewhere.
+    """
+    judged: list[list[float]] = []
+
+    def score_window(**window: Any) -> list[object]:
+        judged.append(list(window["y"]))
+        return []
+
+    detector.score_window = score_window  # type: ignore[method-assign, assignment]
+    return judged
 
 
 def feed(detector: HousecallDetector, message: Birth | Telemetry | EventBase) -> list[Signal]:

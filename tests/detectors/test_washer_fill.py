@@ -7,15 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
 
 from detectors.fleet import HousecallDetector
 from detectors.signatures import FILL, FILL_L
-from edge.contract import EventBase, Telemetry, parse_message
 from simulators.catalog import WASHER_MODELS
 from simulators.washer import PROGRAMS, WasherFaults, WasherUnit, run_cycle
-from tests.detectors.fleet_helpers import birth
+from tests.detectors.fleet_helpers import birth, cycle_end, record_judged, telemetry
 
 START = datetime(2026, 6, 19, 7, 0, tzinfo=UTC)
 
@@ -24,35 +22,10 @@ def _judged_y(summary: dict[str, Any]) -> list[float]:
     """The derived signals one cycle with this ``cycle_end`` summary is judged on."""
     detector = HousecallDetector()
     detector.on_birth(birth("wm-1", "washer"))
-    judged: list[list[float]] = []
-
-    def score_window(**window: Any) -> list[object]:
-        judged.append(list(window["y"]))
-        return []
-
-    detector.score_window = score_window  # type: ignore[method-assign, assignment]
-    sample = Telemetry.model_validate(
-        {
-            "schema": "housecall.telemetry/1",
-            "device_id": "wm-1",
-            "seq": 1,
-            "ts": START.isoformat(),
-            "readings": {"phase": "fill", "water_level_mm": 10.0, "power_w": 20.0},
-        },
-        strict=False,
-    )
-    detector.on_telemetry(sample)
-    event = {
-        "schema": "housecall.event/1",
-        "device_id": "wm-1",
-        "seq": 1,
-        "ts": (START + timedelta(minutes=90)).isoformat(),
-        "type": "cycle_end",
-        "data": summary,
-    }
-    message = parse_message("appliances/wm-1/events", orjson.dumps(event)).payload
-    assert isinstance(message, EventBase)
-    detector.on_event(message)
+    judged = record_judged(detector)
+    fill = {"phase": "fill", "water_level_mm": 10.0, "power_w": 20.0}
+    detector.on_telemetry(telemetry("wm-1", 1, START, fill))
+    detector.on_event(cycle_end("wm-1", START + timedelta(minutes=90), summary))
     assert len(judged) == 1
     return judged[0]
 

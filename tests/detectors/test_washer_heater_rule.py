@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from detectors.api import Finding
 from detectors.fleet import HousecallDetector
 from edge.contract import Fault, Telemetry
-from tests.detectors.fleet_helpers import birth
+from tests.detectors.fleet_helpers import birth, telemetry
 
 START = datetime(2026, 6, 19, 7, 0, tzinfo=UTC)
 
@@ -22,22 +22,14 @@ def _sample(
     seq: int, temp: float, *, heater_on: bool, target_c: float, power_w: float
 ) -> Telemetry:
     """One heat-phase sample of wm-1, ``seq`` x 10 s after the start."""
-    return Telemetry.model_validate(
-        {
-            "schema": "housecall.telemetry/1",
-            "device_id": "wm-1",
-            "seq": seq,
-            "ts": (START + timedelta(seconds=10 * seq)).isoformat(),
-            "readings": {
-                "phase": "heat",
-                "heater_on": heater_on,
-                "water_temp_c": temp,
-                "target_temp_c": target_c,
-                "power_w": power_w,
-            },
-        },
-        strict=False,
-    )
+    readings: dict[str, object] = {
+        "phase": "heat",
+        "heater_on": heater_on,
+        "water_temp_c": temp,
+        "target_temp_c": target_c,
+        "power_w": power_w,
+    }
+    return telemetry("wm-1", seq, START + timedelta(seconds=10 * seq), readings)
 
 
 def _heating(

@@ -4,50 +4,34 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import orjson
 import pytest
 
 from detectors.fleet import HousecallDetector
 from detectors.signatures import RAMP
-from edge.contract import EventBase, Telemetry, parse_message
-from tests.detectors.fleet_helpers import birth
+from edge.contract import Telemetry
+from tests.detectors.fleet_helpers import birth, cycle_end, record_judged, telemetry
 
 START = datetime(2026, 7, 19, 7, 0, tzinfo=UTC)
 K_PER_MIN = 1.4
 
 
 def _sample(seq: int, phase: str, temp: float, *, heater_on: bool) -> Telemetry:
-    return Telemetry.model_validate(
-        {
-            "schema": "housecall.telemetry/1",
-            "device_id": "wm-1",
-            "seq": seq,
-            "ts": (START + timedelta(seconds=10 * seq)).isoformat(),
-            "readings": {
-                "phase": phase,
-                "heater_on": heater_on,
-                "water_temp_c": temp,
-                "target_temp_c": 30.0,
-                "power_w": 2050.0 if heater_on else 110.0,
-            },
-        },
-        strict=False,
-    )
+    readings: dict[str, object] = {
+        "phase": phase,
+        "heater_on": heater_on,
+        "water_temp_c": temp,
+        "target_temp_c": 30.0,
+        "power_w": 2050.0 if heater_on else 110.0,
+    }
+    return telemetry("wm-1", seq, START + timedelta(seconds=10 * seq), readings)
 
 
 def _judged_ramp(inlet_c: float, target_c: float) -> float:
     """The ramp (K/min) a cycle heating at ``K_PER_MIN`` from ``inlet_c`` is judged on."""
     detector = HousecallDetector()
     detector.on_birth(birth("wm-1", "washer"))
-    judged: list[list[float]] = []
-
-    def score_window(**window: Any) -> list[object]:
-        judged.append(list(window["y"]))
-        return []
-
-    detector.score_window = score_window  # type: ignore[method-assign, assignment]
+    judged = record_judged(detector)
     seq = 1
     detector.on_telemetry(_sample(seq, "fill", inlet_c, heater_on=False))
     temp = inlet_c
@@ -57,17 +41,8 @@ def _judged_ramp(inlet_c: float, target_c: float) -> float:
         temp += K_PER_MIN / 6.0
     seq += 1
     detector.on_telemetry(_sample(seq, "wash", round(temp, 2), heater_on=False))
-    event = {
-        "schema": "housecall.event/1",
-        "device_id": "wm-1",
-        "seq": 1,
-        "ts": (START + timedelta(seconds=10 * seq + 60)).isoformat(),
-        "type": "cycle_end",
-        "data": {"program": "wool", "load_kg": 1.5},
-    }
-    message = parse_message("appliances/wm-1/events", orjson.dumps(event)).payload
-    assert isinstance(message, EventBase)
-    detector.on_event(message)
+    end = START + timedelta(seconds=10 * seq + 60)
+    detector.on_event(cycle_end("wm-1", end, {"program": "wool", "load_kg": 1.5}))
     assert len(judged) == 1
     return math.exp(judged[0][RAMP])
 
