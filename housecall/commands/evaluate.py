@@ -282,17 +282,17 @@ def _slow_sudden_table(
         ("operating d", "right"),
         ("detected min after operating", "right"),
     )
-    for fault in slow[:MISSES_SHOWN]:
+    for late in slow[:MISSES_SHOWN]:
         table.add_row(
-            fault.device_id,
-            models.get(fault.device_id, "?"),
-            fault.fault.value,
-            fault.detail or "",
-            _run_day(fault.onset_at, start),
-            _run_day(fault.operating_at, start),
+            late.device_id,
+            models.get(late.device_id, "?"),
+            late.fault.value,
+            late.detail or "",
+            _run_day(late.onset_at, start),
+            _run_day(late.operating_at, start),
             "never"
-            if fault.detected_at is None
-            else f"{(fault.detected_at - fault.operating_at).total_seconds() / 60:.0f}",
+            if late.detected_at is None
+            else f"{(late.detected_at - late.operating_at).total_seconds() / 60:.0f}",
         )
     return table
 

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from edge.contract import Channel
 from edge.mqtt_url import MqttUrl
+from simulators.fleet import DEFAULT_AC_SHARE
 
 if TYPE_CHECKING:
     from simulators.fleet import FleetRun, SimMessage
@@ -59,7 +60,9 @@ def simulate(
     washer_interval: Annotated[
         int, typer.Option(min=5, max=60, help="Washer interval while running, s (5-60).")
     ] = 10,
-    ac_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of ACs.")] = 0.6,
+    ac_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of ACs.")
+    ] = DEFAULT_AC_SHARE,
     fault_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of devices given a fault.")
     ] = 0.3,

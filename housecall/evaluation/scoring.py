@@ -20,6 +20,7 @@ Definitions (all times are device time):
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -184,11 +185,11 @@ def score(
             start = truth.operating_at or truth.onset_at
             detected_at = correct[0].opened_at if correct else None
             minutes = (
-                None
+                math.inf
                 if detected_at is None
                 else max(0.0, (detected_at - start).total_seconds() / 60.0)
             )
-            if minutes is None or minutes > SUDDEN_TARGET_MINUTES:
+            if minutes > SUDDEN_TARGET_MINUTES:
                 slow.append(
                     SlowSudden(
                         truth.device_id,
@@ -199,7 +200,7 @@ def score(
                         detected_at,
                     )
                 )
-            if detected_at is not None and minutes is not None:
+            if detected_at is not None:
                 from_onset = (detected_at - truth.onset_at).total_seconds() / 60.0
                 sudden_detected += 1
                 within_30 += int(minutes <= SUDDEN_TARGET_MINUTES)

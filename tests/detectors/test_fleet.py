@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from tests.detectors.fleet_helpers import (
     run_fleet,
     scenario_with,
     small_fleet_config,
+    telemetry,
 )
 
 AC_FAULTS = [
@@ -237,15 +238,9 @@ def test_late_and_out_of_order_samples_are_counted_and_skipped() -> None:
     detector.on_birth(birth("ac-8", "ac"))
 
     def sample(seq: int, minute: int) -> Telemetry:
-        return Telemetry.model_validate(
-            {
-                "schema": "housecall.telemetry/1",
-                "device_id": "ac-8",
-                "seq": seq,
-                "ts": f"2026-06-02T10:{minute:02d}:00Z",
-                "readings": {"mode": "cool", "compressor_hz": 40.0, "room_temp_c": 26.0},
-            },
-            strict=False,
+        at = datetime(2026, 6, 2, 10, minute, tzinfo=UTC)
+        return telemetry(
+            "ac-8", seq, at, {"mode": "cool", "compressor_hz": 40.0, "room_temp_c": 26.0}
         )
 
     assert not detector.on_telemetry(sample(1, 10))
