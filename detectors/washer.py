@@ -8,9 +8,12 @@ event adds fill and drain time, final spin rpm, vibration and unbalance retries.
 cycle's conditions (program, load, inlet water temperature, target temperature, spin
 target) select and feed the cohort baseline.
 
-Sudden rule: ten minutes of ``heater_on`` without the water warming is an open element
+Sudden rules: minutes of ``heater_on`` without the water warming is an open element
 when the ~2 kW heater step is missing from the power, and a stuck temperature probe when
-the power is there.
+the power is there; a reading that stays put while the element draws
+its step is a stuck probe at once, however short the heating, and so is one that reads
+the same through a cold wash and the rinse water after it. Washing or heating with the
+level probe reading an empty drum is a level probe fault.
 """
 
 from __future__ import annotations
@@ -45,6 +48,22 @@ HEATER_MIN_RISE_K = 0.5
 #: throughout; found 2.6 days later). Three minutes of a healthy element is 3 K or more.
 HEATER_SHORT_S = 180.0
 HEATER_STEP_W = 800.0
+#: A probe whose reading does not move while the element puts this much heat into the
+#: water is stuck: the drum's water, load and steel take at most ~140 kJ per kelvin (22 L
+#: for a full 9 kg load), so by then the water warmed 1 K or more, ten steps of a 0.1 K
+#: reading and two of a 0.5 K one; a 2 kW element gets there in 70 s. The rise rules
+#: wait for three minutes of heating, and a summer wool wash heats warm tap water to 30 °C
+#: in two and a half (seed 1903: wm-000361's stuck probe went ten days unnamed).
+PROBE_FLAT_J = 140_000.0
+#: Below its target by less than this, heated water may read flat: the element is
+#: holding it there (looser than ``HEATER_COLD_MARGIN_K``: a flat reading is no sag).
+PROBE_FLAT_MARGIN_K = 0.5
+#: A cold wash shows a stuck probe too: the water drifts towards the room's temperature
+#: while the drum turns (a tenth of a kelvin in minutes), and the rinse lets in water from
+#: the mains. A reading that did not move through this much washing nor through the
+#: rinse fill after it, but for one-sample glitches, comes from a stuck probe.
+PROBE_FLAT_WASH_S = 600.0
+PROBE_GLITCHES = 2
 LOW_SPIN_MIN_RPM = 150.0
 LOW_SPIN_MAX_RPM = 600.0
 TOP_SPIN_MIN_RPM = 400.0
@@ -95,6 +114,12 @@ SCALARS = (
     "spin_level_n",
     "wash_level_sum",
     "wash_level_n",
+    "heat_flat_temp",
+    "heat_flat_since",
+    "probe_temp",
+    "probe_odd",
+    "probe_wash_s",
+    "probe_refill",
 )
 _PHASES = {phase: float(i) for i, phase in enumerate(WasherPhase)}
 _FILL = _PHASES[WasherPhase.FILL]
@@ -168,6 +193,7 @@ class WasherFeatures:
                 v[s["heat_power_sum"]] = 0.0
                 v[s["heat_power_n"]] = 0.0
                 v[s["heat_n"]] = 0.0
+                v[s["heat_flat_temp"]] = NAN
             v[s["heat_last_ts"]] = ts
             v[s["heat_prev2_temp"]] = v[s["heat_prev1_temp"]]
             v[s["heat_prev1_temp"]] = v[s["heat_last_temp"]]
@@ -180,6 +206,8 @@ class WasherFeatures:
             if power is not None:
                 v[s["heat_power_sum"]] += power
                 v[s["heat_power_n"]] += 1
+            if v[s["heat_n"]] >= 3:
+                signals.extend(self._flat_probe_rule(state, ts))
             if ts - v[s["heat_start"]] >= HEATER_HOLD_S:
                 signals.extend(self._heater_rule(state, self._probe_temp(v), ts))
         else:
@@ -200,6 +228,12 @@ class WasherFeatures:
             v[s["spin_level_sum"]] += r.water_level_mm
             v[s["spin_level_n"]] += 1
         signals.extend(self._level_rule(state, r, phase, ts))
+        if temp is not None:
+            signals.extend(
+                self._still_probe_rule(
+                    state, temp, phase=phase, prev_phase=prev_phase, step=step, ts=ts
+                )
+            )
         self._motion(v, r, phase)
         return signals
 
@@ -222,12 +256,16 @@ class WasherFeatures:
     def _level_rule(
         self, state: DeviceState, r: WasherReadings, phase: float, ts: float
     ) -> list[Signal]:
-        """Washing with an empty drum is impossible: the level probe reads wrong."""
+        """Washing or heating an empty drum is impossible: the level probe reads wrong.
+
+        (Heating too: a hot program heats for half an hour before its wash phase, and a
+        level probe stuck at the empty drum of the cycle's start waited for it.)
+        """
         v = state.v
         at = self.s["level_low_since"]
         level = r.water_level_mm
-        washing = phase == _PHASES[WasherPhase.WASH]
-        if not washing or level is None or level >= LEVEL_EMPTY_MM:
+        wet = phase in (_PHASES[WasherPhase.WASH], _PHASES[WasherPhase.HEAT])
+        if not wet or level is None or level >= LEVEL_EMPTY_MM:
             v[at] = NAN
             return []
         if math.isnan(v[at]):
@@ -347,6 +385,80 @@ class WasherFeatures:
             return last
         a, b = v[s["heat_prev1_temp"]], v[s["heat_prev2_temp"]]
         return max(min(a, b), min(max(a, b), last))  # the median of the three
+
+    def _flat_probe_rule(self, state: DeviceState, ts: float) -> list[Signal]:
+        """The element draws its power, the water is below its target, the reading is flat.
+
+        Judged on the median of the last three readings, so one glitch neither starts
+        nor breaks a flat stretch.
+        """
+        v = state.v
+        s = self.s
+        temp = self._probe_temp(v)
+        if temp != v[s["heat_flat_temp"]]:
+            v[s["heat_flat_temp"]] = temp
+            v[s["heat_flat_since"]] = ts
+            return []
+        if not temp < v[s["target_temp"]] - PROBE_FLAT_MARGIN_K:
+            return []
+        heating_power = _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]])
+        step = heating_power - v[s["base_power"]]
+        held = ts - v[s["heat_flat_since"]]
+        if not step >= HEATER_STEP_W or step * held < PROBE_FLAT_J:
+            return []
+        minutes = (ts - v[s["heat_start"]]) / 60.0
+        evidence = (
+            Evidence(
+                signal="heat_ramp_k_per_min",
+                baseline=1.0,
+                observed=round((temp - v[s["heat_start_temp"]]) / minutes, 3),
+                unit="K/min",
+            ),
+            Evidence(signal="heater_power_w", baseline=2000.0, observed=round(step, 1), unit="W"),
+        )
+        return self._rule_finding(state, Fault.SENSOR_FAULT, ts, evidence)
+
+    def _still_probe_rule(
+        self,
+        state: DeviceState,
+        temp: float,
+        *,
+        phase: float,
+        prev_phase: float,
+        step: float,
+        ts: float,
+    ) -> list[Signal]:
+        """The same reading through ``PROBE_FLAT_WASH_S`` of washing and the refill after it.
+
+        The stretch follows the reading across the phases of one cycle; ``PROBE_GLITCHES``
+        differing readings are forgiven (a one-sample spike), one more starts it anew.
+        """
+        v = state.v
+        s = self.s
+        if temp != v[s["probe_temp"]]:
+            v[s["probe_odd"]] += 1
+            if math.isnan(v[s["probe_temp"]]) or v[s["probe_odd"]] > PROBE_GLITCHES:
+                v[s["probe_temp"]] = temp
+                v[s["probe_odd"]] = 0.0
+                v[s["probe_wash_s"]] = 0.0
+                v[s["probe_refill"]] = 0.0
+            return []
+        if phase == _PHASES[WasherPhase.WASH]:
+            v[s["probe_wash_s"]] += step
+        elif phase == _FILL and v[s["probe_wash_s"]] >= PROBE_FLAT_WASH_S:
+            v[s["probe_refill"]] = 1.0
+        refilled = v[s["probe_refill"]] and prev_phase == _FILL and phase != _FILL
+        if not refilled:
+            return []
+        evidence = (
+            Evidence(
+                signal="water_temp_c_change",
+                baseline=0.1,
+                observed=0.0,
+                unit="K through a wash and a rinse fill",
+            ),
+        )
+        return self._rule_finding(state, Fault.SENSOR_FAULT, ts, evidence)
 
     def _heater_rule(self, state: DeviceState, temp: float, ts: float) -> list[Signal]:
         v = state.v

@@ -85,11 +85,40 @@ def _heater_off(detector: HousecallDetector, temp: float, seq: int) -> list[Find
 
 
 def test_a_short_heating_that_never_moved_the_probe_is_judged_when_it_ends() -> None:
-    """A cool program from tap water heats for minutes; a probe stuck low reads flat."""
+    """A cool program from tap water heats for minutes; the probe barely moved through it.
+
+    (Never flat for long enough to be named stuck while heating: 0.1 K a minute.)
+    """
     detector = _detector()
-    assert _heating(detector, [14.0] * 29, power_w=1900.0, target_c=20.0) == []  # 4 min 50 s
+    temps = [14.0 + 0.1 * (i // 6) for i in range(29)]  # 4 min 50 s, 14.0 -> 14.4 °C
+    assert _heating(detector, temps, power_w=1900.0, target_c=20.0) == []
     found = _heater_off(detector, 14.0, 30)
     assert [f.fault for f in found] == [Fault.SENSOR_FAULT]
+
+
+def test_a_probe_that_does_not_move_while_the_element_draws_is_named_within_two_minutes() -> None:
+    """A summer wool wash heats tap water from 27 to 30 °C in two and a half minutes.
+
+    The rise rules judge a heating after three minutes at the earliest; seed 1903's
+    wm-000361 had its temperature probe stuck for ten days of such washes.
+    """
+    found = _heating(_detector(), [27.0] * 15, power_w=2100.0, target_c=30.0)
+    assert [f.fault for f in found] == [Fault.SENSOR_FAULT]
+    ramp = next(e for e in found[0].evidence if e.signal == "heat_ramp_k_per_min")
+    assert ramp.observed == 0.0
+    assert found[0].observed_at <= START + timedelta(minutes=2)
+
+
+def test_one_glitch_neither_starts_nor_breaks_a_flat_stretch() -> None:
+    temps = [27.0] * 15
+    temps[6] = 52.0
+    found = _heating(_detector(), temps, power_w=2100.0, target_c=30.0)
+    assert [f.fault for f in found] == [Fault.SENSOR_FAULT]
+
+
+def test_a_half_power_element_warming_slowly_reads_no_flat_probe() -> None:
+    temps = [round(17.0 + 0.4 / 6 * i, 1) for i in range(60)]  # 0.4 K/min for ten minutes
+    assert _heating(_detector(), temps, power_w=1100.0, target_c=40.0) == []
 
 
 def test_a_short_healthy_heating_opens_nothing() -> None:
@@ -99,7 +128,12 @@ def test_a_short_healthy_heating_opens_nothing() -> None:
     assert _heater_off(detector, 20.0, 32) == []
 
 
-def test_a_heating_shorter_than_three_minutes_is_not_judged() -> None:
+def test_a_heating_too_short_to_tell_is_not_judged() -> None:
+    """Eighty seconds: a healthy element may not have moved the reading past its noise."""
     detector = _detector()
-    assert _heating(detector, [18.0] * 15, power_w=1900.0, target_c=20.0) == []
-    assert _heater_off(detector, 18.0, 16) == []
+    assert _heating(detector, [18.0] * 8, power_w=1900.0, target_c=20.0) == []
+    assert _heater_off(detector, 18.0, 9) == []
+
+
+def test_a_flat_probe_in_an_open_element_is_the_heater() -> None:
+    assert _heating(_detector(), [27.0] * 15, power_w=95.0, target_c=30.0) == []
