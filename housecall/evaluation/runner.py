@@ -40,6 +40,7 @@ from edge.contract import (
     AcReadings,
     Birth,
     ContractViolation,
+    CycleEndEvent,
     EventBase,
     Fault,
     Kind,
@@ -100,7 +101,11 @@ class Activity:
     again; time to detect is therefore also measured from the first operation after
     the onset. An open heater element or a stuck water-temperature probe cannot show
     before the washer next *heats* (a cold program runs as usual), so those are timed
-    from the first heating after the onset.
+    from the first heating after the onset. A washer's fault takes hold at the start of
+    its next cycle (the simulator draws a cycle's faults when the cycle starts: seed
+    9002's wm-000013 got its stuck level probe in the rinse of a wash, then stood idle
+    for 3.6 days, all of them counted as delay), so washer segments end with each
+    ``cycle_end`` and a washer fault is timed from the first cycle that starts after it.
     """
 
     GAP_S = 600.0
@@ -109,33 +114,54 @@ class Activity:
         self.segments: dict[str, list[list[float]]] = {}
         #: Washer stretches with the heater on, the same way.
         self.heating: dict[str, list[list[float]]] = {}
+        #: Washers whose last cycle ended since their last sample.
+        self._ended: set[str] = set()
 
     def note(self, telemetry: Telemetry) -> None:
         readings = telemetry.readings
         if isinstance(readings, AcReadings) and not (readings.compressor_hz or 0.0) > 0.0:
             return
         ts = telemetry.ts.timestamp()
-        self._extend(self.segments, telemetry.device_id, ts)
+        device_id = telemetry.device_id
+        new_cycle = device_id in self._ended
+        self._ended.discard(device_id)
+        self._extend(self.segments, device_id, ts, new=new_cycle)
         if isinstance(readings, WasherReadings) and readings.heater_on:
-            self._extend(self.heating, telemetry.device_id, ts)
+            self._extend(self.heating, device_id, ts, new=new_cycle)
 
-    def _extend(self, table: dict[str, list[list[float]]], device_id: str, ts: float) -> None:
+    def note_cycle_end(self, device_id: str) -> None:
+        """The washer's cycle ended: its next sample starts a new segment."""
+        self._ended.add(device_id)
+
+    def _extend(
+        self, table: dict[str, list[list[float]]], device_id: str, ts: float, *, new: bool
+    ) -> None:
         spans = table.setdefault(device_id, [])
-        if spans and 0.0 <= ts - spans[-1][1] <= self.GAP_S:
+        if spans and not new and 0.0 <= ts - spans[-1][1] <= self.GAP_S:
             spans[-1][1] = ts
         else:
             spans.append([ts, ts])
 
     def first_operation(
-        self, device_id: str, at: datetime, *, heating: bool = False
+        self, device_id: str, at: datetime, *, heating: bool = False, whole_cycles: bool = False
     ) -> datetime | None:
         """``at`` if the device was operating (heating) then, else the start of its next one.
 
         None when it never operated (heated) again within the run: a fault that struck
         then could not show in any telemetry (seed 1601's AUR-S25-INV ac-000061 lost its
         outdoor fan on day 33.3 and stayed off for the last week of the run).
+        ``whole_cycles``: the fault takes hold at the next start of a segment (a washer
+        cycle), and with ``heating`` at the first heating from that start on.
         """
         moment = at.timestamp()
+        if whole_cycles:
+            starts = [s for s, _ in self.segments.get(device_id, []) if s >= moment]
+            if not starts:
+                return None
+            moment = starts[0]
+            at = datetime.fromtimestamp(moment, at.tzinfo)
+            if not heating:
+                return at
         table = self.heating if heating else self.segments
         for start, end in table.get(device_id, []):
             if start <= moment <= end:
@@ -216,6 +242,8 @@ class Processor:
                 self.activity.note(message)
                 signals = self.detector.on_telemetry(message)
             else:
+                if isinstance(message, CycleEndEvent):
+                    self.activity.note_cycle_end(message.device_id)
                 signals = self.detector.on_event(message)
             detected = time.perf_counter()
             # Every accepted message, signals or not: the service follows device time.
@@ -372,7 +400,12 @@ def truths_with_operation(faults: Iterable[FaultTruth], activity: Activity) -> l
     truths = []
     for t in faults:
         operating_at = (
-            activity.first_operation(t.device_id, t.onset_at, heating=shows_only_when_heating(t))
+            activity.first_operation(
+                t.device_id,
+                t.onset_at,
+                heating=shows_only_when_heating(t),
+                whole_cycles=t.kind is Kind.WASHER,
+            )
             if t.sudden
             else None
         )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from edge.contract import Fault, Kind
+from edge.contract import Fault, Kind, Telemetry
 from housecall.evaluation.runner import Activity, truths_with_operation
 from simulators.faults import FaultTruth
+from tests.detectors.fleet_helpers import telemetry
 
 NIGHT = datetime(2026, 6, 3, 2, 0, tzinfo=UTC)
 
@@ -90,6 +91,50 @@ def test_an_open_heater_is_timed_from_the_next_heating_not_a_cold_wash() -> None
     assert heater.operating_at == heating
     assert probe.operating_at == heating
     assert level.operating_at == cold_wash
+
+
+def test_a_washer_fault_striking_mid_cycle_is_timed_from_the_next_cycle() -> None:
+    """The simulator draws a cycle's faults when it starts (seed 9002's wm-000013)."""
+    activity = Activity()
+    start = NIGHT - timedelta(minutes=30)
+    for minute in range(60):  # a cycle running through the onset...
+        activity.note(_washer_sample(start + timedelta(minutes=minute)))
+    activity.note_cycle_end("wm-2")
+    later = NIGHT + timedelta(days=3)
+    for minute in range(3):  # ...and the next one, three days later
+        activity.note(_washer_sample(later + timedelta(minutes=minute), heater_on=minute > 0))
+    level, probe, fan = truths_with_operation(
+        [
+            fault(
+                "wm-2",
+                Fault.SENSOR_FAULT,
+                True,
+                appliance=Kind.WASHER,
+                detail="stuck:water_level_mm",
+            ),
+            fault(
+                "wm-2", Fault.SENSOR_FAULT, True, appliance=Kind.WASHER, detail="stuck:water_temp_c"
+            ),
+            fault("wm-2", Fault.OUTDOOR_FAN_FAILURE, True),  # an AC's fault holds at once
+        ],
+        activity,
+    )
+    assert level.operating_at == later
+    assert probe.operating_at == later + timedelta(minutes=1)
+    assert fan.operating_at == NIGHT
+
+
+def test_back_to_back_washer_cycles_are_separate_segments() -> None:
+    activity = Activity()
+    activity.note(_washer_sample(NIGHT))
+    activity.note_cycle_end("wm-2")
+    activity.note(_washer_sample(NIGHT + timedelta(minutes=2)))
+    assert len(activity.segments["wm-2"]) == 2
+
+
+def _washer_sample(ts: datetime, *, heater_on: bool = False) -> Telemetry:
+    readings: dict[str, object] = {"phase": "heat" if heater_on else "wash", "heater_on": heater_on}
+    return telemetry("wm-2", 1, ts, readings)
 
 
 def test_a_fault_on_an_appliance_that_never_runs_again_is_marked_not_operated() -> None:
