@@ -34,8 +34,22 @@ MAX_GAP_S = 660.0
 HZ_STEP = 10.0
 HARD_HOLD_S = 600.0
 FAN_STOPPED_RPM = 60.0
-STUCK_SAMPLES = 22
-STUCK_HOLD_S = 900.0
+#: A thermistor is stuck when its reading stays put for longer than its own way of
+#: changing makes believable: each unit learns how often each reading repeats the last
+#: one exactly (EW over running samples, ``STUCK_RATE_ALPHA``), and a run of ``n``
+#: repeats that a healthy reading would show with probability below ``STUCK_CHANCE``
+#: (rate ** n) holds. A new unit starts as if its readings always repeated, at
+#: ``STUCK_MAX_SAMPLES``: a healthy room or coil thermistor, held by the controller,
+#: repeats a rounded value for up to ~15 samples in a month of fleet data; suction and
+#: discharge, following the refrigerant's every swing, repeat 6% of the time and never
+#: five in a row in 4,000 healthy AC-days, so they are judged from ``STUCK_MIN_SAMPLES``
+#: (seed 1903's ac-000024: a discharge thermistor stuck for the last 12 minutes of a run
+#: and a day later named after 22 more).
+STUCK_MIN_SAMPLES = 10
+STUCK_MAX_SAMPLES = 22
+STUCK_CHANCE = 1e-10
+STUCK_RATE_ALPHA = 0.01
+STUCK_HOLD_S = 300.0
 N_SIGNALS = len(AC_SIGNALS)
 CONDITIONS = ("outdoor", "room", "hz", "setpoint")
 COLUMNS = N_SIGNALS + len(CONDITIONS)
@@ -61,6 +75,8 @@ SCALARS = (
     *(f"stuck_value{i}" for i in range(len(THERMISTORS))),
     *(f"stuck_n{i}" for i in range(len(THERMISTORS))),
     *(f"stuck{i}_since" for i in range(len(THERMISTORS))),
+    # EW share of running samples in which the reading changed (0 until learned).
+    *(f"stuck{i}_moves" for i in range(len(THERMISTORS))),
 )
 _MODE_CODE = {AcMode.COOL: 1.0, AcMode.HEAT: 2.0}
 
@@ -113,6 +129,21 @@ def _f(value: float | None) -> float:
     return NAN if value is None else value
 
 
+def stuck_samples(moves: float) -> int:
+    """Repeats of one reading that make a thermistor stuck, given how often it changes.
+
+    >>> stuck_samples(0.0), stuck_samples(0.7), stuck_samples(0.94)
+    (22, 20, 10)
+    """
+    repeats = 1.0 - moves
+    if repeats >= 1.0:
+        return STUCK_MAX_SAMPLES
+    if repeats <= 0.0:
+        return STUCK_MIN_SAMPLES
+    need = math.ceil(math.log(STUCK_CHANCE) / math.log(repeats))
+    return max(STUCK_MIN_SAMPLES, min(STUCK_MAX_SAMPLES, need))
+
+
 def _median(values: list[float]) -> float:
     clean = sorted(v for v in values if not math.isnan(v))
     if not clean:
@@ -134,7 +165,13 @@ class AcFeatures:
         self.faults = list(detector_faults())
         s = self.s
         self.stuck_slots = [
-            (name, s[f"stuck_value{i}"], s[f"stuck_n{i}"], s[f"stuck{i}_since"])
+            (
+                name,
+                s[f"stuck_value{i}"],
+                s[f"stuck_n{i}"],
+                s[f"stuck{i}_since"],
+                s[f"stuck{i}_moves"],
+            )
             for i, name in enumerate(THERMISTORS)
         ]
 
@@ -234,7 +271,9 @@ class AcFeatures:
         active: dict[Fault, float] = {}
         if not math.isnan(v[s["fan_low_since"]]):
             active[Fault.OUTDOOR_FAN_FAILURE] = HARD_SCORE
-        stuck = any(v[s[f"stuck_n{i}"]] >= STUCK_SAMPLES for i in range(len(THERMISTORS)))
+        stuck = any(
+            v[at_n] >= stuck_samples(v[at_moves]) for _, _, at_n, _, at_moves in self.stuck_slots
+        )
         if stuck or not math.isnan(v[s["impossible_since"]]):
             active[Fault.SENSOR_FAULT] = HARD_SCORE
         return active
@@ -271,16 +310,16 @@ class AcFeatures:
         else:
             v[s["fan_low_since"]] = NAN
         frozen: list[Evidence] = []
-        for i, (name, at_value, at_n, at_since) in enumerate(self.stuck_slots):
+        for i, (name, at_value, at_n, at_since, at_moves) in enumerate(self.stuck_slots):
             value = getattr(r, name)
             if value is None:
                 continue
-            if value == v[at_value]:
+            same = value == v[at_value]
+            v[at_moves] += STUCK_RATE_ALPHA * ((0.0 if same else 1.0) - v[at_moves])
+            if same:
                 v[at_n] += 1
-                # A healthy thermistor repeats a rounded value for a few minutes in steady
-                # state (at most ~15 samples in a month of fleet data); a stuck one forever.
                 repeats = v[at_n]
-                if repeats >= STUCK_SAMPLES and ts - v[at_since] >= STUCK_HOLD_S:
+                if repeats >= stuck_samples(v[at_moves]) and ts - v[at_since] >= STUCK_HOLD_S:
                     frozen.append(
                         Evidence(
                             signal=f"{THERMISTORS[i]}_change",

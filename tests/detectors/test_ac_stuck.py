@@ -1,0 +1,70 @@
+"""A thermistor is stuck when its reading stays put longer than its own changes allow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from detectors.api import Finding
+from detectors.fleet import HousecallDetector
+from edge.contract import Fault, Telemetry
+from tests.detectors.fleet_helpers import birth, telemetry
+
+START = datetime(2026, 6, 19, 7, 0, tzinfo=UTC)
+
+
+def _sample(minute: int, discharge: float) -> Telemetry:
+    """A cooling sample a minute apart; every other thermistor's last digit moves."""
+
+    def moving(base: float, shift: int) -> float:
+        return round(base + 0.1 * ((minute + shift) % 2), 1)
+
+    readings: dict[str, object] = {
+        "mode": "cool",
+        "setpoint_c": 22.0,
+        "room_temp_c": moving(24.0, 0),
+        "supply_temp_c": moving(13.0, 1),
+        "outdoor_temp_c": 33.0,
+        "indoor_coil_temp_c": moving(9.0, 0),
+        "outdoor_coil_temp_c": moving(45.0, 1),
+        "suction_temp_c": moving(15.0, 0),
+        "discharge_temp_c": discharge,
+        "compressor_hz": 50.0,
+        "compressor_current_a": 5.0,
+        "eev_steps": 200.0,
+        "indoor_fan_rpm": 1000.0,
+        "outdoor_fan_rpm": 800.0,
+    }
+    return telemetry("ac-1", minute, START + timedelta(minutes=minute), readings)
+
+
+def _run(discharge: list[float]) -> list[tuple[int, Finding]]:
+    detector = HousecallDetector()
+    detector.on_birth(birth("ac-1", "ac"))
+    found = []
+    for minute, value in enumerate(discharge):
+        found += [
+            (minute, s)
+            for s in detector.on_telemetry(_sample(minute, value))
+            if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
+        ]
+    return found
+
+
+def _moving(n: int) -> list[float]:
+    """A discharge reading that follows the refrigerant: never the same twice running."""
+    return [round(70.0 + 0.3 * ((i * 3) % 7 - 3), 1) for i in range(n)]
+
+
+def test_a_reading_that_always_moved_is_stuck_after_ten_repeats() -> None:
+    """Seed 1903's ac-000024 ran 12 minutes with its discharge thermistor stuck."""
+    healthy = _moving(600)  # ten hours of running teach the unit how its reading moves
+    found = _run([*healthy, *([healthy[-1]] * 15)])
+    assert [minute - 599 for minute, _ in found] == [10]
+    evidence = found[0][1].evidence[0]
+    assert evidence.signal == "discharge_temp_c_change"
+    assert evidence.baseline == 10
+
+
+def test_a_new_unit_waits_for_the_longer_run_until_it_knows_its_readings() -> None:
+    found = _run([*_moving(20), *([69.1] * 30)])
+    assert [minute - 20 for minute, _ in found] == [22]
