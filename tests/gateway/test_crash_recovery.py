@@ -106,6 +106,9 @@ def test_gateway_sigkilled_mid_stream_and_restarted_stores_every_message_exactly
             cwd=tmp_path,
         )
         ready = wait_until(lambda: "housecall_mqtt_connected 1.0" in metrics_text(api_url), 60)
+        if not ready:  # never leave a gateway behind the failed test (it outlived a CI run)
+            process.kill()
+            process.wait(10)
         assert ready, (tmp_path / "gateway.log").read_text()[-3000:]
         return process
 
