@@ -103,7 +103,7 @@ class Activity:
     before the washer next *heats* (a cold program runs as usual), so those are timed
     from the first heating after the onset. A washer's fault takes hold at the start of
     its next cycle (the simulator draws a cycle's faults when the cycle starts: seed
-    9002's wm-000013 got its stuck level probe in the rinse of a wash, then stood idle
+    9002's wm-000013 got its stuck level probe in the middle of a wash, then stood idle
     for 3.6 days, all of them counted as delay), so washer segments end with each
     ``cycle_end`` and a washer fault is timed from the first cycle that starts after it.
     """
