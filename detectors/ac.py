@@ -44,7 +44,8 @@ FAN_STOPPED_RPM = 60.0
 #: discharge, following the refrigerant's every swing, repeat 6% of the time and never
 #: five in a row in 4,000 healthy AC-days, so they are judged from ``STUCK_MIN_SAMPLES``
 #: (seed 1903's ac-000024: a discharge thermistor stuck for the last 12 minutes of a run
-#: and a day later named after 22 more).
+#: and a day later named after 22 more; that unit's discharge repeats more often, and the
+#: learned rule needs 14 there, so the next evening still).
 STUCK_MIN_SAMPLES = 10
 STUCK_MAX_SAMPLES = 22
 STUCK_CHANCE = 1e-10

@@ -386,6 +386,11 @@ class WasherFeatures:
         a, b = v[s["heat_prev1_temp"]], v[s["heat_prev2_temp"]]
         return max(min(a, b), min(max(a, b), last))  # the median of the three
 
+    def _heater_step(self, v: array[float]) -> float:
+        """The heating's mean power above the drum's own draw: the element's share."""
+        s = self.s
+        return _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]]) - v[s["base_power"]]
+
     def _flat_probe_rule(self, state: DeviceState, ts: float) -> list[Signal]:
         """The element draws its power, the water is below its target, the reading is flat.
 
@@ -401,8 +406,7 @@ class WasherFeatures:
             return []
         if not temp < v[s["target_temp"]] - PROBE_FLAT_MARGIN_K:
             return []
-        heating_power = _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]])
-        step = heating_power - v[s["base_power"]]
+        step = self._heater_step(v)
         held = ts - v[s["heat_flat_since"]]
         if not step >= HEATER_STEP_W or step * held < PROBE_FLAT_J:
             return []
@@ -468,8 +472,7 @@ class WasherFeatures:
         # holds the temperature, and the reading may even sag as the load soaks up heat.
         if rise >= HEATER_MIN_RISE_K or not temp < v[s["target_temp"]] - HEATER_COLD_MARGIN_K:
             return []
-        heating_power = _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]])
-        step = heating_power - v[s["base_power"]]
+        step = self._heater_step(v)
         minutes = (ts - v[s["heat_start"]]) / 60.0
         evidence = [
             Evidence(
@@ -499,7 +502,7 @@ class WasherFeatures:
         d = event.data
         heat_minutes = v[s["heat_minutes"]]
         ramp = v[s["heat_rise"]] / heat_minutes if heat_minutes >= 2.0 else NAN
-        heat_step = _mean(v[s["heat_power_sum"]], v[s["heat_power_n"]]) - v[s["base_power"]]
+        heat_step = self._heater_step(v)
         if heat_minutes < 2.0:
             heat_step = NAN
         fill = _f(d.fill_time_s) if d.fill_time_s is not None else _nz(v[s["fill_s"]])
