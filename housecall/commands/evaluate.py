@@ -12,7 +12,10 @@ every sudden fault not detected within 30 minutes of operating, and every order 
 on a healthy unit; optionally writes a PNG. ``--mqtt-url`` sends
 every message through a real broker (same numbers as the in-process path for the same
 seed). ``--ac-share`` sets the fleet's mix (0: washers only, 1: air conditioners only), so
-a figure measured on one kind alone is reproducible from the command line.
+a figure measured on one kind alone is reproducible from the command line. ``--healthy``
+runs the fleet's healthy twin (the same units, weather and use, every fault removed): every
+order it opens is false, so it checks the rules and patterns against healthy units alone,
+on seeds and sizes of its own.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ def evaluate(
         str | None, typer.Option(help="publish through this broker (mqtt://host:port)")
     ] = None,
     png: Annotated[Path | None, typer.Option(help="write the lead-time/residual plot")] = None,
+    healthy: Annotated[
+        bool, typer.Option("--healthy", help="the healthy twin: the same fleet, no faults")
+    ] = False,
 ) -> None:
     """Simulate a fleet, detect, open work orders, and score them against ground truth."""
     from housecall.cli import UserError
@@ -65,8 +71,12 @@ def evaluate(
 
     console = Console()
     config = FleetConfig(devices=devices, days=days, seed=seed, ac_share=ac_share)
-    fleet = f"{devices} devices x {days:g} days" + (
-        "" if ac_share == DEFAULT_AC_SHARE else f", {100 * ac_share:g}% ACs"
+    if healthy:
+        config = config.healthy_twin()
+    fleet = (
+        f"{devices} devices x {days:g} days"
+        + ("" if ac_share == DEFAULT_AC_SHARE else f", {100 * ac_share:g}% ACs")
+        + (", healthy twin" if healthy else "")
     )
     if mqtt_url is not None:
         from edge.mqtt_url import MqttUrl

@@ -61,6 +61,30 @@ def test_ac_share_sets_the_fleet_mix_the_run_reports() -> None:
     assert "2 air conditioners and 2 washers" in mixed.stdout
 
 
+@pytest.mark.slow
+def test_healthy_runs_the_same_fleet_with_no_fault_injected() -> None:
+    faulty = run("evaluate", "--devices", "12", "--days", "1", "--seed", "3")
+    twin = run("evaluate", "--devices", "12", "--days", "1", "--seed", "3", "--healthy")
+    assert faulty.returncode == 0, faulty.stderr
+    assert twin.returncode == 0, twin.stderr
+    assert "healthy twin" in twin.stdout
+    assert _injected(faulty.stdout) > 0
+    assert _injected(twin.stdout) == 0
+    # the same units: the twin's summary line counts the same kinds
+    assert _fleet_line(faulty.stdout) == _fleet_line(twin.stdout)
+
+
+def _injected(stdout: str) -> int:
+    """The ``inj`` column of the overall row."""
+    row = next(line for line in stdout.splitlines() if "│ overall" in line)
+    return int(row.split("│")[2])
+
+
+def _fleet_line(stdout: str) -> str:
+    line = next(line for line in stdout.splitlines() if "air conditioners and" in line)
+    return line.split(":")[0]
+
+
 def test_a_bad_flag_is_one_line_and_exit_2() -> None:
     result = run("evaluate", "--devices", "0")
     assert result.returncode == 2
