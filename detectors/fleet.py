@@ -181,6 +181,11 @@ LAYOUTS: dict[str, Layout] = {
 FAULT_ORDER: dict[Kind, tuple[Fault, ...]] = {kind: tuple(PATTERNS[kind]) for kind in PATTERNS}
 
 
+def _level_only(kind: Kind) -> frozenset[int]:
+    """The signals of ``kind`` whose cohorts learn a level alone (``SignalSpec.level_only``)."""
+    return frozenset(i for i, spec in enumerate(SIGNALS[kind]) if spec.level_only)
+
+
 def _natural(spec: SignalSpec, value: float) -> float:
     """A signal's value in its own unit (log-modelled signals are shown de-logged)."""
     return math.exp(value) if spec.log else value
@@ -345,6 +350,12 @@ class HousecallDetector:
                     f"checkpointed cohort {kind}/{model}/{regime} has {len(cohort.models)} "
                     f"signals, this detector {len(SIGNALS[Kind(kind)])}"
                 )
+            # A signal's regression learned on other features would predict nonsense.
+            if getattr(cohort, "level_only", None) != _level_only(Kind(kind)):
+                raise ValueError(
+                    f"checkpointed cohort {kind}/{model}/{regime} models its signals on other "
+                    "conditions than this detector: start afresh"
+                )
         self.cohorts, self.unit_spreads, self.diagnosers = cohorts, unit_spreads, diagnosers
         self.finding_patterns, self.epoch_end = finding_patterns, epoch_end
 
@@ -370,7 +381,7 @@ class HousecallDetector:
         if cohort is None:
             specs = SIGNALS[kind]
             external = frozenset({len(specs) - 1}) if kind is Kind.AC else frozenset()
-            cohort = CohortBaseline(tuple(s.floor for s in specs), external)
+            cohort = CohortBaseline(tuple(s.floor for s in specs), external, _level_only(kind))
             self.cohorts[key] = cohort
         return cohort
 

@@ -33,6 +33,9 @@ class SignalSpec:
     #: Modelled as a logarithm: a unit's offset is a ratio (its inlet pressure scales every
     #: fill time), so one offset fits every program; ``floor`` is then a relative change.
     log: bool = False
+    #: No condition moves it on a healthy unit: its cohort learns a level, not a regression
+    #: (see ``CohortBaseline.level_only``).
+    level_only: bool = False
 
 
 #: Where a logarithmic signal floors: a rate or duration of (almost) zero (no heating at all
@@ -188,10 +191,12 @@ WASHER_SIGNALS: tuple[SignalSpec, ...] = (
     # The fill time over the water it let in (``water_l`` of ``cycle_end``): the inverse of
     # the inlet flow, which the mains pressure sets per home and a restricted valve lowers.
     # The fill time itself also follows the program's rinses and the load, which the
-    # cohort must learn; per litre, one healthy unit reads alike on every program. (On its
-    # own this did not end the false inlet-valve orders of healthy washers: the cohorts'
-    # teaching did, see ``KindTuning.teach_without_offset``.)
-    SignalSpec("fill_time_per_litre", "s/L", 0.03, log=True),
+    # cohort must learn; per litre, one healthy unit reads alike on every program and
+    # load, so its cohort learns a level and no regression (``level_only``: a regression
+    # credited the programs and the warming inlet water with units' pressures). (On its
+    # own the ratio did not end the false inlet-valve orders of healthy washers: the
+    # cohorts' teaching did, see ``KindTuning.teach_without_offset``.)
+    SignalSpec("fill_time_per_litre", "s/L", 0.03, log=True, level_only=True),
 )
 (
     FILL,

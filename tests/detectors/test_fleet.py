@@ -198,6 +198,23 @@ def test_restore_shared_refuses_cohorts_of_another_signal_list() -> None:
     assert copy.cohorts == {}
 
 
+def test_restore_shared_refuses_cohorts_modelling_a_signal_on_other_conditions() -> None:
+    from detectors.signatures import WASHER_SIGNALS
+
+    original = HousecallDetector()
+    washers = len(WASHER_SIGNALS)
+    # Same signal list, but fill time per litre regressed on the conditions (older detector).
+    original.cohorts[(Kind.WASHER.value, "M", "")] = CohortBaseline(floors=(0.1,) * washers)
+    copy = HousecallDetector()
+    with pytest.raises(ValueError, match="other conditions"):
+        copy.restore_shared(original.snapshot_shared())
+    assert copy.cohorts == {}
+    current = HousecallDetector()
+    current.cohort(Kind.WASHER, "M", "")
+    copy.restore_shared(current.snapshot_shared())
+    assert list(copy.cohorts) == [(Kind.WASHER.value, "M", "")]
+
+
 def test_restore_refuses_another_devices_state() -> None:
     detector = HousecallDetector()
     detector.on_birth(birth("ac-1", "ac"))

@@ -74,7 +74,7 @@ def _young_cohort_after_two_units(teach_without_offset: bool) -> float:
     import math
     from dataclasses import replace
 
-    from detectors.signatures import FILL_L, WASHER_SIGNALS
+    from detectors.signatures import FILL, WASHER_SIGNALS
 
     base = DetectorConfig()
     tuning = dict(base.tuning)
@@ -95,12 +95,12 @@ def _young_cohort_after_two_units(teach_without_offset: bool) -> float:
         detector.devices[name] = state
         for i in range(len(WASHER_SIGNALS)):
             state.v[b["offset_n"] + i] = tune.warm_windows
-        state.v[b["offset"] + FILL_L] = offset
+        state.v[b["offset"] + FILL] = offset
         units.append((state, offset, x))
     for cycle in range(60):
         for state, offset, x in units:
             y = list(healthy)
-            y[FILL_L] += offset
+            y[FILL] += offset
             detector.score_window(
                 state=state,
                 kind=Kind.WASHER,
@@ -111,7 +111,7 @@ def _young_cohort_after_two_units(teach_without_offset: bool) -> float:
                 ts=1e6 + 86400.0 * cycle,
             )
         cohort.apply_pending()
-    return abs(cohort.predict(quick, {})[FILL_L] - cohort.predict(cotton, {})[FILL_L])
+    return abs(cohort.predict(quick, {})[FILL] - cohort.predict(cotton, {})[FILL])
 
 
 def test_a_warmed_unit_teaches_its_cohort_without_its_own_offset() -> None:
