@@ -63,11 +63,12 @@ class CohortBaseline:
         #: Signals no condition moves on a healthy unit: learned as a level, not regressed.
         #: Every feature a regression is offered lets it credit that condition with the
         #: offsets of the units that happen to see it. Units sit apart by far more than a
-        #: fault moves them early, the inlet water's temperature differs by region and warms
-        #: through the summer, and a cohort that had credited it with its first units'
-        #: pressures expected healthy washers' fills to grow 2-4% quicker per litre over
-        #: weeks (seeds 2002 and 2003: three false inlet-valve orders, the units' readings
-        #: flat throughout; their offsets, held by ``offset_guard_z``, could not follow).
+        #: fault moves them early, and the inlet water's temperature differs by region and
+        #: warms through the summer: regressed on the cycle's conditions, the cohorts'
+        #: expected fill per litre of healthy washers fell 4-8% over the weeks after their
+        #: warm-up and swung 2% with the program (seeds 2002 and 2003: three false
+        #: inlet-valve orders, the units' readings flat throughout; their offsets, held by
+        #: ``offset_guard_z``, could not follow).
         self.level_only = level_only
         #: Fleet-wide robust spread (EW mean absolute residual, per-unit offsets removed).
         self.spread = [3.0 * f for f in floors]

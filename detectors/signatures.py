@@ -193,9 +193,9 @@ WASHER_SIGNALS: tuple[SignalSpec, ...] = (
     # The fill time itself also follows the program's rinses and the load, which the
     # cohort must learn; per litre, one healthy unit reads alike on every program and
     # load, so its cohort learns a level and no regression (``level_only``: a regression
-    # credited the programs and the warming inlet water with units' pressures). (On its
-    # own the ratio did not end the false inlet-valve orders of healthy washers: the
-    # cohorts' teaching did, see ``KindTuning.teach_without_offset``.)
+    # credited the programs, and by its shape the warming inlet water, with the units'
+    # pressures). (On its own the ratio did not end the false inlet-valve orders of
+    # healthy washers: the cohorts' teaching did, see ``KindTuning.teach_without_offset``.)
     SignalSpec("fill_time_per_litre", "s/L", 0.03, log=True, level_only=True),
 )
 (
