@@ -339,6 +339,7 @@ class HousecallDetector:
         A checkpoint from a detector with another signal list (a signal added since) is
         refused whole, as :meth:`restore` refuses a device state of another layout: its
         cohorts would predict one signal too few and every residual after it would shift.
+        So is one whose cohorts model a signal on other conditions (``level_only`` changed).
         """
         parts = pickle.loads(data)
         if len(parts) != 5:
