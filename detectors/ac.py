@@ -316,13 +316,7 @@ class AcFeatures:
             if value is None:
                 continue
             same = value == v[at_value]
-            if not same:
-                # The run of repeats that just ended teaches the rate now, all at once
-                # (n EW steps towards 0, then this change): while it lasts, the run is
-                # judged against the rate learned before it, not one it keeps lowering.
-                kept = (1.0 - STUCK_RATE_ALPHA) ** v[at_n]
-                v[at_moves] = v[at_moves] * kept
-                v[at_moves] += STUCK_RATE_ALPHA * (1.0 - v[at_moves])
+            v[at_moves] += STUCK_RATE_ALPHA * ((0.0 if same else 1.0) - v[at_moves])
             if same:
                 v[at_n] += 1
                 repeats = v[at_n]
