@@ -202,8 +202,7 @@ class AcFeatures:
         v[s["prev_hz"]] = hz
         v[s["prev_setpoint"]] = setpoint
         signals: list[Signal] = []
-        if ts - v[s["run_start"]] >= 120.0:
-            signals.extend(self._hard_rules(state, r, mode, ts))
+        signals.extend(self._hard_rules(state, r, mode, ts, ts - v[s["run_start"]] >= 120.0))
         if mode is AcMode.HEAT:
             room = _f(r.room_temp_c)
             coil_in = _f(r.indoor_coil_temp_c)
@@ -280,13 +279,22 @@ class AcFeatures:
         return active
 
     def _hard_rules(
-        self, state: DeviceState, r: AcReadings, mode: AcMode, ts: float
+        self, state: DeviceState, r: AcReadings, mode: AcMode, ts: float, started: bool
     ) -> list[Signal]:
+        """Direct rules for sudden faults.
+
+        The fan and impossible-reading rules wait out the first two minutes of a run (a
+        fan spinning up, coils not yet apart); a stuck thermistor counts every running
+        sample: a unit that short-cycles runs 20 minutes at a time, and a stuck reading
+        left uncounted at each start is named a run later (seed 2103's ac-000222: 21
+        repeats counted of the 22 its outdoor-coil thermistor needed, in a run of 23
+        minutes, then named 70 minutes after the unit first ran with it).
+        """
         v = state.v
         s = self.s
         out: list[Signal] = []
         fan = _f(r.outdoor_fan_rpm)
-        if mode is AcMode.COOL and fan < FAN_STOPPED_RPM:
+        if started and mode is AcMode.COOL and fan < FAN_STOPPED_RPM:
             since = v[s["fan_low_since"]]
             if math.isnan(since):
                 v[s["fan_low_since"]] = ts
@@ -308,7 +316,7 @@ class AcFeatures:
                         ),
                     )
                 )
-        else:
+        elif started:
             v[s["fan_low_since"]] = NAN
         frozen: list[Evidence] = []
         for i, (name, at_value, at_n, at_since, at_moves) in enumerate(self.stuck_slots):
@@ -333,13 +341,14 @@ class AcFeatures:
                 v[at_value] = value
                 v[at_n] = 0.0
                 v[at_since] = ts
-        impossible = self._impossible(r, mode)
-        if impossible is None:
-            v[s["impossible_since"]] = NAN
-        elif math.isnan(v[s["impossible_since"]]):
-            v[s["impossible_since"]] = ts
-        elif ts - v[s["impossible_since"]] >= HARD_HOLD_S:
-            frozen.append(impossible)
+        if started:
+            impossible = self._impossible(r, mode)
+            if impossible is None:
+                v[s["impossible_since"]] = NAN
+            elif math.isnan(v[s["impossible_since"]]):
+                v[s["impossible_since"]] = ts
+            elif ts - v[s["impossible_since"]] >= HARD_HOLD_S:
+                frozen.append(impossible)
         if frozen:
             out.extend(self.detector_hard(state, Fault.SENSOR_FAULT, ts, tuple(frozen)))
         return out

@@ -12,7 +12,7 @@ from tests.detectors.fleet_helpers import birth, telemetry
 START = datetime(2026, 6, 19, 7, 0, tzinfo=UTC)
 
 
-def _sample(minute: int, discharge: float) -> Telemetry:
+def _sample(minute: int, discharge: float, *, running: bool = True) -> Telemetry:
     """A cooling sample a minute apart; every other thermistor's last digit moves."""
 
     def moving(base: float, shift: int) -> float:
@@ -28,7 +28,7 @@ def _sample(minute: int, discharge: float) -> Telemetry:
         "outdoor_coil_temp_c": moving(45.0, 1),
         "suction_temp_c": moving(15.0, 0),
         "discharge_temp_c": discharge,
-        "compressor_hz": 50.0,
+        "compressor_hz": 50.0 if running else 0.0,
         "compressor_current_a": 5.0,
         "eev_steps": 200.0,
         "indoor_fan_rpm": 1000.0,
@@ -68,3 +68,31 @@ def test_a_reading_that_always_moved_is_stuck_after_ten_repeats() -> None:
 def test_a_new_unit_waits_for_the_longer_run_until_it_knows_its_readings() -> None:
     found = _run([*_moving(20), *([69.1] * 30)])
     assert [minute - 20 for minute, _ in found] == [22]
+
+
+def test_a_short_cycling_unit_is_named_within_the_run_its_thermistor_sticks_in() -> None:
+    """Seed 2103's ac-000222 ran 23 minutes in every 68; its coil thermistor stuck.
+
+    Every running sample counts, the first two minutes of a run too: counted from the
+    third, the 24-minute run holds 21 repeats of the 22 a new unit needs, and the
+    thermistor is named a run later, over an hour after the unit first ran with it.
+    """
+    detector = HousecallDetector()
+    detector.on_birth(birth("ac-1", "ac"))
+    moving = _moving(24 * 4)
+    found: list[int] = []
+    minute = 0
+    for run in range(4):
+        for k in range(24):
+            value = moving[run * 24 + k] if run < 3 else 69.1
+            found += [
+                minute
+                for s in detector.on_telemetry(_sample(minute, value))
+                if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
+            ]
+            minute += 1
+        if run < 3:
+            off = detector.on_telemetry(_sample(minute, 70.0, running=False))
+            assert off == []
+            minute += 45
+    assert [m - (3 * 69) for m in found] == [22]
