@@ -48,7 +48,11 @@ class CohortBaseline:
         "pending",
         "samples",
         "spread",
+        "units",
     )
+
+    #: Units are counted up to this many: enough to tell a cohort from a handful of units.
+    UNITS_COUNTED = 32
 
     def __init__(
         self,
@@ -76,6 +80,10 @@ class CohortBaseline:
         #: Range of every condition feature learned so far: outside it we would extrapolate.
         self.low: dict[str, float] = {}
         self.high: dict[str, float] = {}
+        #: The units that taught it (the first ``UNITS_COUNTED``): a cohort learned from one
+        #: or two units expects what those units do, offsets and all, and judges the next
+        #: unit by how it differs from them (see ``KindTuning.cohort_units``).
+        self.units: set[str] = set()
 
     def covers(self, x: Conditions) -> bool:
         """Whether ``x`` lies within (a little beyond) the conditions the cohort has seen.
@@ -115,7 +123,9 @@ class CohortBaseline:
         if not self.pending:
             return
         self.pending.sort(key=lambda item: (item[0], item[1]))
-        for _, _, x, x_external, y in self.pending:
+        for _, device_id, x, x_external, y in self.pending:
+            if len(self.units) < self.UNITS_COUNTED:
+                self.units.add(device_id)
             for name, value in x.items():
                 if value < self.low.get(name, math.inf):
                     self.low[name] = value

@@ -95,6 +95,16 @@ class KindTuning:
     #: Device time a unit waits for its model's cohort to learn before it is judged against
     #: the pooled cohort of its kind instead (a model with a handful of units in the field).
     pooled_after_s: float = 4 * 86400.0
+    #: Units a cohort must have learned from before its residuals mean anything. The
+    #: windows ``cohort_min`` asks for may all come from one or two units: an AC model's
+    #: heating cohort in June learns from the few units run on a cold night, expects what
+    #: those units do, and judges the next unit by how it differs from them (seed 2002:
+    #: two healthy AUR-S35-INV units sat 4-5 sigma out on every signal, in opposite
+    #: directions, in their first heating week, and got sensor-fault orders; the cohort had
+    #: learned 811 windows from 4 units). Eight, as ``early_units`` asks for eight units
+    #: before their offsets' spread is trusted. A model with fewer units in the field is
+    #: judged against the pooled cohort (``pooled_after_s``).
+    cohort_units: int = 1
     #: ``persist`` is counted over this many latest windows (default: in a row). A washer
     #: shows a fault once per cycle, days apart, and one cycle with a light, well-balanced
     #: load must not start the count over.
@@ -143,6 +153,7 @@ class DetectorConfig:
                 offset_alpha=0.002,
                 fail_score=8.0,
                 pooled_after_s=4 * 86400.0,
+                cohort_units=8,
                 persist_s=2 * 3600.0,
             ),
             Kind.WASHER: KindTuning(
@@ -339,7 +350,8 @@ class HousecallDetector:
         A checkpoint from a detector with another signal list (a signal added since) is
         refused whole, as :meth:`restore` refuses a device state of another layout: its
         cohorts would predict one signal too few and every residual after it would shift.
-        So is one whose cohorts model a signal on other conditions (``level_only`` changed).
+        So is one whose cohorts model a signal on other conditions (``level_only`` changed),
+        and one whose cohorts do not count the units they learned from (``cohort_units``).
         """
         parts = pickle.loads(data)
         if len(parts) != 5:
@@ -356,6 +368,11 @@ class HousecallDetector:
                 raise ValueError(
                     f"checkpointed cohort {kind}/{model}/{regime} models its signals on other "
                     "conditions than this detector: start afresh"
+                )
+            if getattr(cohort, "units", None) is None:
+                raise ValueError(
+                    f"checkpointed cohort {kind}/{model}/{regime} does not know the units it "
+                    "learned from: start afresh"
                 )
         self.cohorts, self.unit_spreads, self.diagnosers = cohorts, unit_spreads, diagnosers
         self.finding_patterns, self.epoch_end = finding_patterns, epoch_end
@@ -412,7 +429,7 @@ class HousecallDetector:
         n = layout.n_signals
         cohort, teach = self._baseline(state, kind, regime, tune, ts)
         expected = cohort.predict(x, x_external)
-        covered = cohort.covers(x)
+        covered = cohort.covers(x) and len(cohort.units) >= tune.cohort_units  # and enough units
         v[1] += 1
         z = [NAN] * n
         warmed = 0
@@ -541,15 +558,20 @@ class HousecallDetector:
             return own, teach
         if choice == POOLED_COHORT:
             return pooled, teach
-        if max(own.samples) >= tune.cohort_min:
+        if self._mature(own, tune):
             v[BASELINE] = OWN_COHORT
             return own, teach
         if math.isnan(v[BASELINE_WAIT]):
             v[BASELINE_WAIT] = ts
-        if ts - v[BASELINE_WAIT] >= tune.pooled_after_s and max(pooled.samples) >= tune.cohort_min:
+        if ts - v[BASELINE_WAIT] >= tune.pooled_after_s and self._mature(pooled, tune):
             v[BASELINE] = POOLED_COHORT
             return pooled, teach
         return own, teach
+
+    @staticmethod
+    def _mature(cohort: CohortBaseline, tune: KindTuning) -> bool:
+        """Whether a cohort has learned enough, from enough units, to judge a unit by."""
+        return max(cohort.samples) >= tune.cohort_min and len(cohort.units) >= tune.cohort_units
 
     @staticmethod
     def _without_offset(

@@ -10,10 +10,11 @@ from tests.detectors.fleet_helpers import birth
 DAY = 86400.0
 
 
-def teach(cohort: CohortBaseline, windows: int) -> None:
-    """Give a cohort ``windows`` healthy windows (what the numbers are does not matter)."""
+def teach(cohort: CohortBaseline, windows: int, units: int = 8) -> None:
+    """Give a cohort ``windows`` healthy windows from ``units`` units (numbers do not matter)."""
     for i in range(windows):
-        cohort.offer(float(i), "teacher", {"c": 1.0}, {"c": 1.0}, [1.0] * len(cohort.floors))
+        y = [1.0] * len(cohort.floors)
+        cohort.offer(float(i), f"teacher-{i % units}", {"c": 1.0}, {"c": 1.0}, y)
     cohort.apply_pending()
 
 
@@ -64,3 +65,17 @@ def test_the_pooled_cohort_must_have_learned_before_anyone_is_judged_against_it(
     wait = detector.config.tuning[Kind.AC].pooled_after_s
     assert choose(detector, device_id, 0.0) is own
     assert choose(detector, device_id, 2 * wait) is own
+
+
+def test_a_model_cohort_learned_from_a_handful_of_units_is_no_cohort_yet() -> None:
+    """Windows aplenty from three units: the pooled cohort judges the unit after the wait."""
+    detector = HousecallDetector()
+    device_id = unit(detector, "PX-12HR")
+    own = detector.cohort(Kind.AC, "PX-12HR", "cool")
+    pooled = detector.cohort(Kind.AC, POOLED, "cool")
+    teach(own, 5000, units=3)
+    teach(pooled, 5000)
+    assert choose(detector, device_id, 0.0) is own
+    assert detector.devices[device_id].v[BASELINE] == 0.0  # waiting, not judged
+    wait = detector.config.tuning[Kind.AC].pooled_after_s
+    assert choose(detector, device_id, wait) is pooled
