@@ -215,6 +215,16 @@ def test_restore_shared_refuses_cohorts_modelling_a_signal_on_other_conditions()
     assert list(copy.cohorts) == [(Kind.WASHER.value, "M", "")]
 
 
+def test_restore_shared_refuses_cohorts_that_do_not_know_their_units() -> None:
+    """A checkpoint from before cohorts counted the units they learned from."""
+    original = HousecallDetector()
+    del original.cohort(Kind.AC, "M", "cool").units  # as pickled by the older detector
+    copy = HousecallDetector()
+    with pytest.raises(ValueError, match="units it learned from"):
+        copy.restore_shared(original.snapshot_shared())
+    assert copy.cohorts == {}
+
+
 def test_restore_refuses_another_devices_state() -> None:
     detector = HousecallDetector()
     detector.on_birth(birth("ac-1", "ac"))
