@@ -429,7 +429,8 @@ class HousecallDetector:
         n = layout.n_signals
         cohort, teach = self._baseline(state, kind, regime, tune, ts)
         expected = cohort.predict(x, x_external)
-        covered = cohort.covers(x) and len(cohort.units) >= tune.cohort_units  # and enough units
+        # Judged only where the cohort has seen such conditions, and from enough units.
+        judging = cohort.covers(x) and len(cohort.units) >= tune.cohort_units
         v[1] += 1
         z = [NAN] * n
         warmed = 0
@@ -443,7 +444,7 @@ class HousecallDetector:
         for i in range(n):
             value = y[i]
             if (
-                not covered
+                not judging
                 or math.isnan(value)
                 or math.isnan(expected[i])
                 or cohort.samples[i] < tune.cohort_min
