@@ -36,7 +36,8 @@ HARD_HOLD_S = 600.0
 FAN_STOPPED_RPM = 60.0
 #: A thermistor is stuck when its reading stays put for longer than its own way of
 #: changing makes believable: each unit learns how often each reading repeats the last
-#: one exactly (EW over running samples, ``STUCK_RATE_ALPHA``), and a run of ``n``
+#: one exactly (EW over its samples in a mode, running or waiting on its thermostat,
+#: ``STUCK_RATE_ALPHA``), and a run of ``n``
 #: repeats that a healthy reading would show with probability below ``STUCK_CHANCE``
 #: (rate ** n) holds. A new unit starts as if its readings always repeated, at
 #: ``STUCK_MAX_SAMPLES``: a healthy room or coil thermistor, held by the controller,
@@ -186,7 +187,13 @@ class AcFeatures:
             v[s["window_n"]] = 0.0
             v[s["fan_low_since"]] = NAN
             v[s["impossible_since"]] = NAN
-            return []
+            if mode not in _MODE_CODE:
+                return []
+            # Waiting on its thermostat, the unit still reads every thermistor: a room
+            # probe that stuck in a ten-minute run and then read the same for fifteen idle
+            # hours was named only in the next run (seed 2201's ac-000352).
+            frozen = self._stuck(state, r, ts)
+            return self.detector_hard(state, Fault.SENSOR_FAULT, ts, frozen) if frozen else []
         code = _MODE_CODE[mode]
         if math.isnan(v[s["run_start"]]) or gap > MAX_GAP_S or v[s["prev_mode"]] != code:
             v[s["run_start"]] = ts
@@ -318,6 +325,22 @@ class AcFeatures:
                 )
         elif started:
             v[s["fan_low_since"]] = NAN
+        frozen = list(self._stuck(state, r, ts))
+        if started:
+            impossible = self._impossible(r, mode)
+            if impossible is None:
+                v[s["impossible_since"]] = NAN
+            elif math.isnan(v[s["impossible_since"]]):
+                v[s["impossible_since"]] = ts
+            elif ts - v[s["impossible_since"]] >= HARD_HOLD_S:
+                frozen.append(impossible)
+        if frozen:
+            out.extend(self.detector_hard(state, Fault.SENSOR_FAULT, ts, tuple(frozen)))
+        return out
+
+    def _stuck(self, state: DeviceState, r: AcReadings, ts: float) -> tuple[Evidence, ...]:
+        """Thermistors whose reading has repeated for longer than their changes allow."""
+        v = state.v
         frozen: list[Evidence] = []
         for i, (name, at_value, at_n, at_since, at_moves) in enumerate(self.stuck_slots):
             value = getattr(r, name)
@@ -341,17 +364,7 @@ class AcFeatures:
                 v[at_value] = value
                 v[at_n] = 0.0
                 v[at_since] = ts
-        if started:
-            impossible = self._impossible(r, mode)
-            if impossible is None:
-                v[s["impossible_since"]] = NAN
-            elif math.isnan(v[s["impossible_since"]]):
-                v[s["impossible_since"]] = ts
-            elif ts - v[s["impossible_since"]] >= HARD_HOLD_S:
-                frozen.append(impossible)
-        if frozen:
-            out.extend(self.detector_hard(state, Fault.SENSOR_FAULT, ts, tuple(frozen)))
-        return out
+        return tuple(frozen)
 
     @staticmethod
     def _impossible(r: AcReadings, mode: AcMode) -> Evidence | None:

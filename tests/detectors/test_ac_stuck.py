@@ -96,3 +96,21 @@ def test_a_short_cycling_unit_is_named_within_the_run_its_thermistor_sticks_in()
             assert off == []
             minute += 45
     assert [m - (3 * 69) for m in found] == [22]
+
+
+def test_a_thermistor_stuck_as_the_unit_goes_idle_is_named_while_it_waits() -> None:
+    """Seed 2201's ac-000352: a room probe stuck ten minutes before the thermostat stopped
+    the compressor, then read the same for fifteen idle hours; named in the next run."""
+    detector = HousecallDetector()
+    detector.on_birth(birth("ac-1", "ac"))
+    healthy = _moving(600)
+    found: list[int] = []
+    for minute in range(640):
+        running = minute < 605  # the compressor stops five samples into the stuck run
+        value = healthy[minute] if minute < 600 else 69.1
+        found += [
+            minute
+            for s in detector.on_telemetry(_sample(minute, value, running=running))
+            if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
+        ]
+    assert [minute - 600 for minute in found] == [10]
