@@ -36,7 +36,7 @@ HARD_HOLD_S = 600.0
 FAN_STOPPED_RPM = 60.0
 #: A thermistor is stuck when its reading stays put for longer than its own way of
 #: changing makes believable: each unit learns how often each reading repeats the last
-#: one exactly (EW over its samples in a mode, running or waiting on its thermostat,
+#: one exactly (EW over its samples while it is on, running or not, in any mode,
 #: ``STUCK_RATE_ALPHA``), and a run of ``n``
 #: repeats that a healthy reading would show with probability below ``STUCK_CHANCE``
 #: (rate ** n) holds. A new unit starts as if its readings always repeated, at
@@ -187,11 +187,13 @@ class AcFeatures:
             v[s["window_n"]] = 0.0
             v[s["fan_low_since"]] = NAN
             v[s["impossible_since"]] = NAN
-            if mode not in _MODE_CODE:
+            if mode is None or mode is AcMode.OFF:
                 return []
-            # Waiting on its thermostat, the unit still reads every thermistor: a room
-            # probe that stuck in a ten-minute run and then read the same for fifteen idle
-            # hours was named only in the next run (seed 2201's ac-000352).
+            # Waiting on its thermostat, drying or fanning, the unit still reads every
+            # thermistor: a room probe that stuck in a ten-minute run and then read the
+            # same for fifteen idle hours was named only in the next run (seed 2201's
+            # ac-000352); one stuck in twelve hours of drying, in the first cooling run
+            # after (seed 2203's ac-000301).
             frozen = self._stuck(state, r, ts)
             return self.detector_hard(state, Fault.SENSOR_FAULT, ts, frozen) if frozen else []
         code = _MODE_CODE[mode]

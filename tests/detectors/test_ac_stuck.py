@@ -12,14 +12,16 @@ from tests.detectors.fleet_helpers import birth, telemetry
 START = datetime(2026, 6, 19, 7, 0, tzinfo=UTC)
 
 
-def _sample(minute: int, discharge: float, *, running: bool = True) -> Telemetry:
+def _sample(
+    minute: int, discharge: float, *, running: bool = True, mode: str = "cool"
+) -> Telemetry:
     """A cooling sample a minute apart; every other thermistor's last digit moves."""
 
     def moving(base: float, shift: int) -> float:
         return round(base + 0.1 * ((minute + shift) % 2), 1)
 
     readings: dict[str, object] = {
-        "mode": "cool",
+        "mode": mode,
         "setpoint_c": 22.0,
         "room_temp_c": moving(24.0, 0),
         "supply_temp_c": moving(13.0, 1),
@@ -111,6 +113,23 @@ def test_a_thermistor_stuck_as_the_unit_goes_idle_is_named_while_it_waits() -> N
         found += [
             minute
             for s in detector.on_telemetry(_sample(minute, value, running=running))
+            if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
+        ]
+    assert [minute - 600 for minute in found] == [10]
+
+
+def test_a_thermistor_stuck_while_the_unit_dries_is_named_while_it_dries() -> None:
+    """Seed 2203's ac-000301: a room probe stuck in twelve hours of drying."""
+    detector = HousecallDetector()
+    detector.on_birth(birth("ac-1", "ac"))
+    healthy = _moving(600)
+    found: list[int] = []
+    for minute in range(640):
+        mode = "cool" if minute < 600 else "dry"
+        value = healthy[minute] if minute < 600 else 69.1
+        found += [
+            minute
+            for s in detector.on_telemetry(_sample(minute, value, mode=mode))
             if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
         ]
     assert [minute - 600 for minute in found] == [10]
