@@ -39,17 +39,20 @@ def _sample(
     return telemetry("ac-1", minute, START + timedelta(minutes=minute), readings)
 
 
-def _run(discharge: list[float]) -> list[tuple[int, Finding]]:
+def _found(samples: list[Telemetry]) -> list[tuple[int, Finding]]:
+    """Sensor-fault findings of a new unit fed ``samples``, with the sample's minute."""
     detector = HousecallDetector()
     detector.on_birth(birth("ac-1", "ac"))
-    found = []
-    for minute, value in enumerate(discharge):
-        found += [
-            (minute, s)
-            for s in detector.on_telemetry(_sample(minute, value))
-            if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
-        ]
-    return found
+    return [
+        (sample.seq, s)
+        for sample in samples
+        for s in detector.on_telemetry(sample)
+        if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
+    ]
+
+
+def _run(discharge: list[float]) -> list[tuple[int, Finding]]:
+    return _found([_sample(minute, value) for minute, value in enumerate(discharge)])
 
 
 def _moving(n: int) -> list[float]:
@@ -79,57 +82,38 @@ def test_a_short_cycling_unit_is_named_within_the_run_its_thermistor_sticks_in()
     third, the 24-minute run holds 21 repeats of the 22 a new unit needs, and the
     thermistor is named a run later, over an hour after the unit first ran with it.
     """
-    detector = HousecallDetector()
-    detector.on_birth(birth("ac-1", "ac"))
-    moving = _moving(24 * 4)
-    found: list[int] = []
-    minute = 0
+    moving = _moving(24 * 3)
+    samples: list[Telemetry] = []
     for run in range(4):
+        start = run * 69
         for k in range(24):
-            value = moving[run * 24 + k] if run < 3 else 69.1
-            found += [
-                minute
-                for s in detector.on_telemetry(_sample(minute, value))
-                if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
-            ]
-            minute += 1
-        if run < 3:
-            off = detector.on_telemetry(_sample(minute, 70.0, running=False))
-            assert off == []
-            minute += 45
+            samples.append(_sample(start + k, moving[run * 24 + k] if run < 3 else 69.1))
+        samples.append(_sample(start + 24, 70.0, running=False))  # then 45 minutes off
+    found = [minute for minute, _ in _found(samples)]
     assert [m - (3 * 69) for m in found] == [22]
 
 
 def test_a_thermistor_stuck_as_the_unit_goes_idle_is_named_while_it_waits() -> None:
     """Seed 2201's ac-000352: a room probe stuck ten minutes before the thermostat stopped
     the compressor, then read the same for fifteen idle hours; named in the next run."""
-    detector = HousecallDetector()
-    detector.on_birth(birth("ac-1", "ac"))
     healthy = _moving(600)
-    found: list[int] = []
-    for minute in range(640):
-        running = minute < 605  # the compressor stops five samples into the stuck run
-        value = healthy[minute] if minute < 600 else 69.1
-        found += [
-            minute
-            for s in detector.on_telemetry(_sample(minute, value, running=running))
-            if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
-        ]
+    samples = [
+        # the compressor stops five samples into the stuck run
+        _sample(minute, healthy[minute] if minute < 600 else 69.1, running=minute < 605)
+        for minute in range(640)
+    ]
+    found = [minute for minute, _ in _found(samples)]
     assert [minute - 600 for minute in found] == [10]
 
 
 def test_a_thermistor_stuck_while_the_unit_dries_is_named_while_it_dries() -> None:
     """Seed 2203's ac-000301: a room probe stuck in twelve hours of drying."""
-    detector = HousecallDetector()
-    detector.on_birth(birth("ac-1", "ac"))
     healthy = _moving(600)
-    found: list[int] = []
-    for minute in range(640):
-        mode = "cool" if minute < 600 else "dry"
-        value = healthy[minute] if minute < 600 else 69.1
-        found += [
-            minute
-            for s in detector.on_telemetry(_sample(minute, value, mode=mode))
-            if isinstance(s, Finding) and s.fault is Fault.SENSOR_FAULT
-        ]
+    samples = [
+        _sample(minute, healthy[minute], mode="cool")
+        if minute < 600
+        else _sample(minute, 69.1, mode="dry")
+        for minute in range(640)
+    ]
+    found = [minute for minute, _ in _found(samples)]
     assert [minute - 600 for minute in found] == [10]
