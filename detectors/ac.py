@@ -36,8 +36,7 @@ HARD_HOLD_S = 600.0
 FAN_STOPPED_RPM = 60.0
 #: A thermistor is stuck when its reading stays put for longer than its own way of
 #: changing makes believable: each unit learns how often each reading repeats the last
-#: one exactly (EW over its samples while it is on, running or not, in any mode,
-#: ``STUCK_RATE_ALPHA``), and a run of ``n``
+#: one exactly (EW over running samples, ``STUCK_RATE_ALPHA``), and a run of ``n``
 #: repeats that a healthy reading would show with probability below ``STUCK_CHANCE``
 #: (rate ** n) holds. A new unit starts as if its readings always repeated, at
 #: ``STUCK_MAX_SAMPLES``: a healthy room or coil thermistor, held by the controller,
@@ -194,7 +193,7 @@ class AcFeatures:
             # same for fifteen idle hours was named only in the next run (seed 2201's
             # ac-000352); one stuck in twelve hours of drying, in the first cooling run
             # after (seed 2203's ac-000301).
-            frozen = self._stuck(state, r, ts)
+            frozen = self._stuck(state, r, ts, running=hz > 0.0)
             return self.detector_hard(state, Fault.SENSOR_FAULT, ts, frozen) if frozen else []
         code = _MODE_CODE[mode]
         if math.isnan(v[s["run_start"]]) or gap > MAX_GAP_S or v[s["prev_mode"]] != code:
@@ -327,7 +326,7 @@ class AcFeatures:
                 )
         elif started:
             v[s["fan_low_since"]] = NAN
-        frozen = list(self._stuck(state, r, ts))
+        frozen = list(self._stuck(state, r, ts, running=True))
         if started:
             impossible = self._impossible(r, mode)
             if impossible is None:
@@ -340,8 +339,17 @@ class AcFeatures:
             out.extend(self.detector_hard(state, Fault.SENSOR_FAULT, ts, tuple(frozen)))
         return out
 
-    def _stuck(self, state: DeviceState, r: AcReadings, ts: float) -> tuple[Evidence, ...]:
-        """Thermistors whose reading has repeated for longer than their changes allow."""
+    def _stuck(
+        self, state: DeviceState, r: AcReadings, ts: float, *, running: bool
+    ) -> tuple[Evidence, ...]:
+        """Thermistors whose reading has repeated for longer than their changes allow.
+
+        The change rate is learned, and judges, while the compressor runs. With it
+        stopped, a suction or discharge pipe settles to the air around it and holds a
+        value as a room probe does (seed 2302's ac-000305: a discharge reading that moves
+        84% of running samples held 30.0 °C for 13 idle samples, the bar its running rate
+        set): repeats still count, against the longest a new unit is allowed.
+        """
         v = state.v
         frozen: list[Evidence] = []
         for i, (name, at_value, at_n, at_since, at_moves) in enumerate(self.stuck_slots):
@@ -349,11 +357,13 @@ class AcFeatures:
             if value is None:
                 continue
             same = value == v[at_value]
-            v[at_moves] += STUCK_RATE_ALPHA * ((0.0 if same else 1.0) - v[at_moves])
+            if running:
+                v[at_moves] += STUCK_RATE_ALPHA * ((0.0 if same else 1.0) - v[at_moves])
             if same:
                 v[at_n] += 1
                 repeats = v[at_n]
-                if repeats >= stuck_samples(v[at_moves]) and ts - v[at_since] >= STUCK_HOLD_S:
+                need = stuck_samples(v[at_moves]) if running else STUCK_MAX_SAMPLES
+                if repeats >= need and ts - v[at_since] >= STUCK_HOLD_S:
                     frozen.append(
                         Evidence(
                             signal=f"{THERMISTORS[i]}_change",
