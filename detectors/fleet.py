@@ -429,8 +429,8 @@ class HousecallDetector:
         n = layout.n_signals
         cohort, teach = self._baseline(state, kind, regime, tune, ts)
         expected = cohort.predict(x, x_external)
-        # Judged only where the cohort has seen such conditions, and from enough units.
-        judging = cohort.covers(x) and len(cohort.units) >= tune.cohort_units
+        # Judged only where the cohort has seen such conditions, once it is mature.
+        judging = cohort.covers(x) and self._mature(cohort, tune)
         v[1] += 1
         z = [NAN] * n
         warmed = 0
