@@ -348,9 +348,13 @@ class AcFeatures:
         stopped, a suction or discharge pipe settles to the air around it and holds a
         value as a room probe does (seed 2302's ac-000305: a discharge reading that moves
         84% of running samples held 30.0 °C for 13 idle samples, the bar its running rate
-        set): repeats still count, against the longest a new unit is allowed.
+        set): repeats still count, against the longest a new unit is allowed. A hold
+        that began before the current run keeps that bar once the compressor starts: the
+        settled pipe reads the same for the first samples of the run, and its idle
+        repeats are no evidence against the running rate.
         """
         v = state.v
+        run_start = v[self.s["run_start"]]
         frozen: list[Evidence] = []
         for i, (name, at_value, at_n, at_since, at_moves) in enumerate(self.stuck_slots):
             value = getattr(r, name)
@@ -362,7 +366,8 @@ class AcFeatures:
             if same:
                 v[at_n] += 1
                 repeats = v[at_n]
-                need = stuck_samples(v[at_moves]) if running else STUCK_MAX_SAMPLES
+                judged_running = running and not v[at_since] < run_start
+                need = stuck_samples(v[at_moves]) if judged_running else STUCK_MAX_SAMPLES
                 if repeats >= need and ts - v[at_since] >= STUCK_HOLD_S:
                     frozen.append(
                         Evidence(

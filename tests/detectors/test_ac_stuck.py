@@ -121,3 +121,24 @@ def test_a_thermistor_stuck_while_the_unit_dries_is_named_while_it_dries() -> No
     ]
     found = [minute for minute, _ in _found(samples)]
     assert [minute - 600 for minute in found] == [10]
+
+
+def test_a_pipe_settled_while_idle_is_not_stuck_when_the_next_run_starts() -> None:
+    """A discharge pipe settles to the air while the unit waits and reads the same for
+    the first minutes of the next run: its idle repeats are judged at the bar for idle
+    samples (22), not at the ten its running rate allows."""
+    healthy = _moving(600)
+    samples = [_sample(minute, healthy[minute]) for minute in range(600)]
+    samples += [_sample(minute, 30.0, running=False) for minute in range(600, 615)]
+    samples += [_sample(minute, 30.0) for minute in range(615, 618)]  # the run starts cold
+    samples += [_sample(minute, healthy[minute - 618]) for minute in range(618, 700)]
+    assert _found(samples) == []
+
+
+def test_a_thermistor_stuck_while_idle_is_still_named_in_the_next_run() -> None:
+    healthy = _moving(600)
+    samples = [_sample(minute, healthy[minute]) for minute in range(600)]
+    samples += [_sample(minute, 30.0, running=False) for minute in range(600, 615)]
+    samples += [_sample(minute, 30.0) for minute in range(615, 660)]
+    found = [minute for minute, _ in _found(samples)]
+    assert [minute - 600 for minute in found] == [22]
