@@ -24,6 +24,8 @@ from detectors.state import DeviceState
 from edge.contract import AcMode, AcReadings, Evidence, Fault, Kind
 
 if TYPE_CHECKING:
+    from array import array
+
     from detectors.fleet import HousecallDetector
 
 NAN = float("nan")
@@ -51,6 +53,13 @@ STUCK_MAX_SAMPLES = 22
 STUCK_CHANCE = 1e-10
 STUCK_RATE_ALPHA = 0.01
 STUCK_HOLD_S = 300.0
+#: A coil or pipe thermistor reads the refrigerant, which moves within a minute or two
+#: of the compressor starting (the condenser warms by ~15 K, the evaporator cools): a
+#: reading held since the compressor was last seen stopped and still the same after
+#: ``RUN_MOVE_S`` of running is stuck, however few samples that took (seed 2303's
+#: ac-000411: an outdoor coil stuck while the unit was off, then an 11-minute run and
+#: 14 hours off, named only 11 minutes into the next run by the count of repeats).
+RUN_MOVE_S = 300.0
 N_SIGNALS = len(AC_SIGNALS)
 CONDITIONS = ("outdoor", "room", "hz", "setpoint")
 COLUMNS = N_SIGNALS + len(CONDITIONS)
@@ -63,8 +72,12 @@ THERMISTORS = (
     "suction_temp_c",
     "discharge_temp_c",
 )
+#: The thermistors on the refrigerant side (``THERMISTORS`` from this index on).
+FIRST_PIPE = THERMISTORS.index("indoor_coil_temp_c")
 SCALARS = (
     "run_start",
+    # The last sample with the compressor stopped (off, idle or fanning).
+    "compressor_stopped_ts",
     "prev_hz",
     "prev_setpoint",
     "prev_mode",
@@ -182,11 +195,17 @@ class AcFeatures:
         mode = r.mode
         hz = r.compressor_hz or 0.0
         if mode not in _MODE_CODE or hz <= 0.0:
+            if hz <= 0.0:
+                v[s["compressor_stopped_ts"]] = ts
             v[s["run_start"]] = NAN
             v[s["window_n"]] = 0.0
             v[s["fan_low_since"]] = NAN
             v[s["impossible_since"]] = NAN
             if mode is None or mode is AcMode.OFF:
+                # Off, readings are followed but repeats not counted: a room holds its
+                # temperature for hours. A start then shows whether the compressor moves
+                # the pipes (``RUN_MOVE_S``).
+                self._stuck(state, r, ts, running=False, counting=False)
                 return []
             # Waiting on its thermostat, drying or fanning, the unit still reads every
             # thermistor: a room probe that stuck in a ten-minute run and then read the
@@ -253,7 +272,7 @@ class AcFeatures:
         h = (hz - 50.0) / 30.0
         x = {"c": 1.0, "to": to, "tr": tr, "hz": h, "hz_to": h * to, "hz2": h * h, "ld": load}
         x_external = {"c": 1.0, "to": to, "tr": tr, "ld": load, "to2": to * to}
-        hard = self._hard_active(state)
+        hard = self._hard_active(state, ts)
         # Were the room probe reading 1 K high, the conditions would read so (see
         # signatures.ROOM_PROBE): the room-probe pattern is scored by its full response.
         direct = ROOM_PROBE.get(state.regime)
@@ -273,14 +292,15 @@ class AcFeatures:
             room_probe=room_probe,
         )
 
-    def _hard_active(self, state: DeviceState) -> dict[Fault, float]:
+    def _hard_active(self, state: DeviceState, ts: float) -> dict[Fault, float]:
+        """The direct rules holding at a window close (which comes only while running)."""
         v = state.v
         s = self.s
         active: dict[Fault, float] = {}
         if not math.isnan(v[s["fan_low_since"]]):
             active[Fault.OUTDOOR_FAN_FAILURE] = HARD_SCORE
         stuck = any(
-            v[at_n] >= stuck_samples(v[at_moves]) for _, _, at_n, _, at_moves in self.stuck_slots
+            self._held_too_long(v, i, ts, running=True) for i in range(len(self.stuck_slots))
         )
         if stuck or not math.isnan(v[s["impossible_since"]]):
             active[Fault.SENSOR_FAULT] = HARD_SCORE
@@ -340,21 +360,15 @@ class AcFeatures:
         return out
 
     def _stuck(
-        self, state: DeviceState, r: AcReadings, ts: float, *, running: bool
+        self, state: DeviceState, r: AcReadings, ts: float, *, running: bool, counting: bool = True
     ) -> tuple[Evidence, ...]:
         """Thermistors whose reading has repeated for longer than their changes allow.
 
-        The change rate is learned, and judges, while the compressor runs. With it
-        stopped, a suction or discharge pipe settles to the air around it and holds a
-        value as a room probe does (seed 2302's ac-000305: a discharge reading that moves
-        84% of running samples held 30.0 °C for 13 idle samples, the bar its running rate
-        set): repeats still count, against the longest a new unit is allowed. A hold
-        that began before the current run keeps that bar once the compressor starts: the
-        settled pipe reads the same for the first samples of the run, and its idle
-        repeats are no evidence against the running rate.
+        Follows each thermistor's hold (when its reading last changed), counts repeats
+        unless ``counting`` is off, and learns, while the compressor runs, how often the
+        reading changes; ``_held_too_long`` judges the hold.
         """
         v = state.v
-        run_start = v[self.s["run_start"]]
         frozen: list[Evidence] = []
         for i, (name, at_value, at_n, at_since, at_moves) in enumerate(self.stuck_slots):
             value = getattr(r, name)
@@ -364,15 +378,14 @@ class AcFeatures:
             if running:
                 v[at_moves] += STUCK_RATE_ALPHA * ((0.0 if same else 1.0) - v[at_moves])
             if same:
+                if not counting:
+                    continue
                 v[at_n] += 1
-                repeats = v[at_n]
-                judged_running = running and not v[at_since] < run_start
-                need = stuck_samples(v[at_moves]) if judged_running else STUCK_MAX_SAMPLES
-                if repeats >= need and ts - v[at_since] >= STUCK_HOLD_S:
+                if self._held_too_long(v, i, ts, running=running):
                     frozen.append(
                         Evidence(
                             signal=f"{THERMISTORS[i]}_change",
-                            baseline=round(repeats, 0),
+                            baseline=round(v[at_n], 0),
                             observed=0.0,
                             unit="samples unchanged",
                         )
@@ -382,6 +395,34 @@ class AcFeatures:
                 v[at_n] = 0.0
                 v[at_since] = ts
         return tuple(frozen)
+
+    def _held_too_long(self, v: array[float], i: int, ts: float, *, running: bool) -> bool:
+        """Whether thermistor ``i``'s current hold makes it stuck at ``ts``.
+
+        The change rate is learned, and judges, while the compressor runs. With it
+        stopped, a suction or discharge pipe settles to the air around it and holds a
+        value as a room probe does (seed 2302's ac-000305: a discharge reading that moves
+        84% of running samples held 30.0 °C for 13 idle samples, the bar its running rate
+        set): repeats still count, against the longest a new unit is allowed. A hold
+        that began before the current run keeps that bar once the compressor starts: the
+        settled pipe reads the same for the first samples of the run, and its idle
+        repeats are no evidence against the running rate. But a coil or pipe reading
+        held since the compressor was stopped and unmoved after ``RUN_MOVE_S`` of running
+        is stuck whatever the count.
+        """
+        _, _, at_n, at_since, at_moves = self.stuck_slots[i]
+        since = v[at_since]
+        run_start = v[self.s["run_start"]]
+        if (
+            running
+            and i >= FIRST_PIPE
+            and since <= v[self.s["compressor_stopped_ts"]] < run_start
+            and ts - run_start >= RUN_MOVE_S
+        ):
+            return True
+        judged_running = running and not since < run_start
+        need = stuck_samples(v[at_moves]) if judged_running else STUCK_MAX_SAMPLES
+        return v[at_n] >= need and ts - since >= STUCK_HOLD_S
 
     @staticmethod
     def _impossible(r: AcReadings, mode: AcMode) -> Evidence | None:

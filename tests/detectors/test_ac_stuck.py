@@ -135,10 +135,42 @@ def test_a_pipe_settled_while_idle_is_not_stuck_when_the_next_run_starts() -> No
     assert _found(samples) == []
 
 
-def test_a_thermistor_stuck_while_idle_is_still_named_in_the_next_run() -> None:
+def test_a_thermistor_stuck_while_idle_is_named_five_minutes_into_the_next_run() -> None:
+    """A pipe reading that the compressor's start does not move is stuck (``RUN_MOVE_S``)."""
     healthy = _moving(600)
     samples = [_sample(minute, healthy[minute]) for minute in range(600)]
     samples += [_sample(minute, 30.0, running=False) for minute in range(600, 615)]
     samples += [_sample(minute, 30.0) for minute in range(615, 660)]
     found = [minute for minute, _ in _found(samples)]
-    assert [minute - 600 for minute in found] == [22]
+    assert [minute - 615 for minute in found] == [5]
+
+
+def test_a_thermistor_stuck_while_the_unit_is_off_is_named_early_in_a_short_run() -> None:
+    """Seed 2303's ac-000411: an outdoor-coil thermistor stuck while the unit was off,
+    then an 11-minute run: off samples are not counted, so the run held 11 repeats of the
+    22 its bar needed, and the unit was named only in a run 14 hours later."""
+    healthy = _moving(600)
+    samples = [_sample(minute, healthy[minute]) for minute in range(600)]
+    samples += [_sample(minute, 30.0, mode="off", running=False) for minute in range(600, 700)]
+    samples += [_sample(minute, 30.0) for minute in range(700, 711)]
+    found = [minute for minute, _ in _found(samples)]
+    assert [minute - 700 for minute in found] == [5]
+    evidence = _found(samples)[0][1].evidence[0]
+    assert evidence.signal == "discharge_temp_c_change"
+
+
+def test_a_room_probe_held_as_the_compressor_starts_is_judged_by_its_count() -> None:
+    """The room does not jump when the compressor starts: only coil and pipe readings
+    are held to moving within ``RUN_MOVE_S`` (here ten idle and ten running repeats, of
+    the 22 a new unit's room probe is allowed)."""
+    healthy = _moving(620)
+    samples = [
+        _sample(minute, healthy[minute], running=not 600 <= minute < 610) for minute in range(620)
+    ]
+    held = [
+        s.model_copy(update={"readings": s.readings.model_copy(update={"room_temp_c": 24.5})})
+        if s.seq >= 600
+        else s
+        for s in samples
+    ]
+    assert _found(held) == []
