@@ -60,6 +60,12 @@ STUCK_HOLD_S = 300.0
 #: ac-000411: an outdoor coil stuck while the unit was off, then an 11-minute run and
 #: 14 hours off, named only 11 minutes into the next run by the count of repeats).
 RUN_MOVE_S = 300.0
+#: The same holds when it stops: refrigerant-side readings head for the air around them
+#: within minutes. One held since before the compressor stopped, unchanged ``RUN_MOVE_S``
+#: later and still more than ``STOP_APART_K`` from that air is stuck (seed 2602's
+#: ac-000184: a discharge thermistor stuck at 48.8 °C eight minutes before a stop, 20 K
+#: above the outdoor air, then off for 8.5 hours and named only in the next run).
+STOP_APART_K = 3.0
 N_SIGNALS = len(AC_SIGNALS)
 CONDITIONS = ("outdoor", "room", "hz", "setpoint")
 COLUMNS = N_SIGNALS + len(CONDITIONS)
@@ -78,6 +84,8 @@ SCALARS = (
     "run_start",
     # The last sample with the compressor stopped (off, idle or fanning).
     "compressor_stopped_ts",
+    # The first sample of the current stop (NaN while the compressor runs).
+    "stop_start",
     "prev_hz",
     "prev_setpoint",
     "prev_mode",
@@ -194,25 +202,35 @@ class AcFeatures:
         s = self.s
         mode = r.mode
         hz = r.compressor_hz or 0.0
+        if hz <= 0.0:
+            v[s["compressor_stopped_ts"]] = ts
+            if math.isnan(v[s["stop_start"]]):
+                v[s["stop_start"]] = ts
+        else:
+            v[s["stop_start"]] = NAN
         if mode not in _MODE_CODE or hz <= 0.0:
-            if hz <= 0.0:
-                v[s["compressor_stopped_ts"]] = ts
             v[s["run_start"]] = NAN
             v[s["window_n"]] = 0.0
             v[s["fan_low_since"]] = NAN
             v[s["impossible_since"]] = NAN
             if mode is None or mode is AcMode.OFF:
                 # Off, readings are followed but repeats not counted: a room holds its
-                # temperature for hours. A start then shows whether the compressor moves
-                # the pipes (``RUN_MOVE_S``).
-                self._stuck(state, r, ts, running=False, counting=False)
-                return []
-            # Waiting on its thermostat, drying or fanning, the unit still reads every
-            # thermistor: a room probe that stuck in a ten-minute run and then read the
-            # same for fifteen idle hours was named only in the next run (seed 2201's
-            # ac-000352); one stuck in twelve hours of drying, in the first cooling run
-            # after (seed 2203's ac-000301).
-            frozen = self._stuck(state, r, ts, running=hz > 0.0)
+                # temperature for hours. A stop or a start shows whether the compressor
+                # moves the pipes (``RUN_MOVE_S``).
+                counted = 0
+            elif hz <= 0.0:
+                # Waiting on its thermostat, drying or fanning, the unit still reads every
+                # thermistor: a room probe that stuck in a ten-minute run and then read
+                # the same for fifteen idle hours was named only in the next run (seed
+                # 2201's ac-000352); one stuck in twelve hours of drying, in the first
+                # cooling run after (seed 2203's ac-000301). The pipes settle to the air
+                # around them, which at night holds to a tenth of a kelvin for half an
+                # hour (seed 2603's ac-000324: a healthy outdoor coil at 21.5 °C for 22
+                # idle samples): theirs are judged by the stop and the next start.
+                counted = FIRST_PIPE
+            else:
+                counted = len(THERMISTORS)
+            frozen = self._stuck(state, r, ts, running=hz > 0.0, counted=counted)
             return self.detector_hard(state, Fault.SENSOR_FAULT, ts, frozen) if frozen else []
         code = _MODE_CODE[mode]
         if math.isnan(v[s["run_start"]]) or gap > MAX_GAP_S or v[s["prev_mode"]] != code:
@@ -360,13 +378,21 @@ class AcFeatures:
         return out
 
     def _stuck(
-        self, state: DeviceState, r: AcReadings, ts: float, *, running: bool, counting: bool = True
+        self,
+        state: DeviceState,
+        r: AcReadings,
+        ts: float,
+        *,
+        running: bool,
+        counted: int = len(THERMISTORS),
     ) -> tuple[Evidence, ...]:
         """Thermistors whose reading has repeated for longer than their changes allow.
 
-        Follows each thermistor's hold (when its reading last changed), counts repeats
-        unless ``counting`` is off, and learns, while the compressor runs, how often the
-        reading changes; ``_held_too_long`` judges the hold.
+        Follows each thermistor's hold (when its reading last changed), counts the
+        repeats of the first ``counted`` (``THERMISTORS`` lists the air probes first),
+        and learns, while the compressor runs, how often each reading changes;
+        ``_held_too_long`` judges a counted hold, ``_unmoved_by_stop`` a pipe's while
+        the compressor is stopped.
         """
         v = state.v
         frozen: list[Evidence] = []
@@ -378,10 +404,12 @@ class AcFeatures:
             if running:
                 v[at_moves] += STUCK_RATE_ALPHA * ((0.0 if same else 1.0) - v[at_moves])
             if same:
-                if not counting:
-                    continue
-                v[at_n] += 1
-                if self._held_too_long(v, i, ts, running=running):
+                if i < counted:
+                    v[at_n] += 1
+                    stuck = self._held_too_long(v, i, ts, running=running)
+                else:
+                    stuck = not running and self._unmoved_by_stop(v, i, r, ts)
+                if stuck:
                     frozen.append(
                         Evidence(
                             signal=f"{THERMISTORS[i]}_change",
@@ -423,6 +451,23 @@ class AcFeatures:
         judged_running = running and not since < run_start
         need = stuck_samples(v[at_moves]) if judged_running else STUCK_MAX_SAMPLES
         return v[at_n] >= need and ts - since >= STUCK_HOLD_S
+
+    def _unmoved_by_stop(self, v: array[float], i: int, r: AcReadings, ts: float) -> bool:
+        """Whether pipe ``i``, held since before the compressor stopped, has not moved.
+
+        A healthy pipe heads for the air around it (the room's for the indoor coil, the
+        outdoor air for the rest) as soon as the compressor stops; one still more than
+        ``STOP_APART_K`` from that air and unchanged ``RUN_MOVE_S`` into the stop is
+        stuck. The distance keeps a pipe that ran at the air's temperature from counting.
+        """
+        if i < FIRST_PIPE:
+            return False
+        _, at_value, _, at_since, _ = self.stuck_slots[i]
+        stop_start = v[self.s["stop_start"]]
+        if not (v[at_since] < stop_start and ts - stop_start >= RUN_MOVE_S):
+            return False
+        air = r.room_temp_c if THERMISTORS[i] == "indoor_coil_temp_c" else r.outdoor_temp_c
+        return air is not None and abs(v[at_value] - air) > STOP_APART_K
 
     @staticmethod
     def _impossible(r: AcReadings, mode: AcMode) -> Evidence | None:

@@ -93,21 +93,61 @@ def test_a_short_cycling_unit_is_named_within_the_run_its_thermistor_sticks_in()
     assert [m - (3 * 69) for m in found] == [22]
 
 
-def test_a_thermistor_stuck_as_the_unit_goes_idle_is_named_while_it_waits() -> None:
+def _with(samples: list[Telemetry], since: int, **readings: float) -> list[Telemetry]:
+    """``samples`` with ``readings`` held from minute ``since`` on."""
+    return [
+        s.model_copy(update={"readings": s.readings.model_copy(update=readings)})
+        if s.seq >= since
+        else s
+        for s in samples
+    ]
+
+
+def test_a_room_probe_stuck_as_the_unit_goes_idle_is_named_while_it_waits() -> None:
     """Seed 2201's ac-000352: a room probe stuck ten minutes before the thermostat stopped
     the compressor, then read the same for fifteen idle hours; named in the next run.
 
-    Idle, a pipe's reading settles and holds as a room probe's does: the ten repeats its
-    running rate allows are not enough, the 22 any new unit is allowed are.
+    Idle, an air probe's repeats count against the 22 any new unit is allowed.
     """
-    healthy = _moving(600)
+    healthy = _moving(640)
     samples = [
         # the compressor stops five samples into the stuck run
+        _sample(minute, healthy[minute], running=minute < 605)
+        for minute in range(640)
+    ]
+    found = [minute for minute, _ in _found(_with(samples, 600, room_temp_c=24.5))]
+    assert [minute - 600 for minute in found] == [22]
+
+
+def test_a_pipe_stuck_as_the_unit_goes_idle_is_named_five_minutes_into_the_stop() -> None:
+    """Seed 2602's ac-000184: a discharge thermistor stuck 20 K above the outdoor air
+    eight minutes before a stop, then off for 8.5 hours: a pipe that the stop does not
+    move is stuck (``RUN_MOVE_S``); counted, it waited for the next run."""
+    healthy = _moving(600)
+    samples = [
         _sample(minute, healthy[minute] if minute < 600 else 69.1, running=minute < 605)
         for minute in range(640)
     ]
     found = [minute for minute, _ in _found(samples)]
-    assert [minute - 600 for minute in found] == [22]
+    assert [minute - 605 for minute in found][:1] == [5]
+    off = [
+        _sample(minute, healthy[minute] if minute < 600 else 69.1, mode="off", running=False)
+        if minute >= 605
+        else _sample(minute, healthy[minute] if minute < 600 else 69.1)
+        for minute in range(640)
+    ]
+    assert [minute - 605 for minute, _ in _found(off)][:1] == [5]
+
+
+def test_a_pipe_settled_to_the_night_air_while_idle_is_not_stuck() -> None:
+    """Seed 2603's ac-000324: a healthy outdoor coil read the outdoor air, 21.5 °C, for 22
+    idle samples in cooling mode; the idle count named it stuck."""
+    healthy = _moving(700)
+    samples = [
+        _sample(minute, healthy[minute], running=not 600 <= minute < 660) for minute in range(700)
+    ]
+    settled = _with(samples[:660], 600, outdoor_coil_temp_c=33.0) + samples[660:]
+    assert _found(settled) == []
 
 
 def test_a_thermistor_stuck_while_the_unit_dries_is_named_while_it_dries() -> None:
