@@ -207,10 +207,4 @@ def test_a_room_probe_held_as_the_compressor_starts_is_judged_by_its_count() -> 
     samples = [
         _sample(minute, healthy[minute], running=not 600 <= minute < 610) for minute in range(620)
     ]
-    held = [
-        s.model_copy(update={"readings": s.readings.model_copy(update={"room_temp_c": 24.5})})
-        if s.seq >= 600
-        else s
-        for s in samples
-    ]
-    assert _found(held) == []
+    assert _found(_with(samples, 600, room_temp_c=24.5)) == []
