@@ -7,9 +7,11 @@ work orders, detector checkpoints) declares its tables on :class:`Base`, so one
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -49,3 +51,22 @@ def make_engine(url: str, **options: Any) -> Engine:
 def create_schema(engine: Engine) -> None:
     """Create every table declared on :class:`Base` (import the table modules first)."""
     Base.metadata.create_all(engine)
+
+
+def upsert(
+    connection: Connection, table: Any, keys: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
+    """Insert ``rows``, or update every other column where ``keys`` already exist.
+
+    SQLite and PostgreSQL spell it the same way (``ON CONFLICT ... DO UPDATE``), each
+    through its own dialect's ``insert``.
+    """
+    if not rows:
+        return
+    assert isinstance(table, Table)
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    updated = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=list(keys), set_=updated), rows
+    )

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from detectors.api import FleetDetector, NullDetector, Signal
+from detectors.api import FleetDetector, NullDetector, Outcome, Signal
 from edge.contract import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     Birth,
@@ -45,6 +45,8 @@ from edge.contract import (
     UserEvent,
     parse_message,
 )
+from gateway.checkpoints import journal
+from gateway.checkpoints.checkpointer import DetectorCheckpointer
 from gateway.deadletters import dead_letter_row
 from gateway.dedup import EVENT_STREAM, TELEMETRY_STREAM, SeqTracker, Verdict
 from gateway.metrics import GatewayMetrics
@@ -135,6 +137,7 @@ class Pipeline:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         recent: RecentSamples | None = None,
         dedup_window: int = 4096,
+        checkpointer: DetectorCheckpointer | None = None,
     ) -> None:
         self.storage = storage
         self.detector: FleetDetector = detector or NullDetector()
@@ -144,6 +147,11 @@ class Pipeline:
         self.recent = recent if recent is not None else RecentSamples()
         self.registry = DeviceRegistry()
         self.tracker = SeqTracker(dedup_window)
+        #: Journals what the detectors are fed and checkpoints their state (None: not kept).
+        self.checkpointer = checkpointer
+        #: The batch's messages fed to the detectors, in order, for the journal.
+        self._fed: list[journal.Entry] = []
+        self._fed_devices: set[str] = set()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._opened = False
@@ -158,6 +166,8 @@ class Pipeline:
         with self.storage.engine.connect() as connection:
             self.registry.load(connection)
             self.tracker.load(connection)
+        if self.checkpointer is not None:
+            log.info("%s", self.checkpointer.restore().line())
         for device_id in self.registry:
             info = self.registry.info(device_id)
             if info is not None and info.kind and info.model and info.birth_at:
@@ -190,6 +200,23 @@ class Pipeline:
         """Stop retrying: a :meth:`process` call waiting for storage raises instead."""
         self._stopping.set()
 
+    def close(self) -> None:
+        """After the last batch: write the final detector checkpoint."""
+        if self.checkpointer is not None and self._opened:
+            with self._lock:
+                self.checkpointer.close()
+
+    def learn_from_outcome(self, outcome: Outcome) -> None:
+        """A technician's root cause, journaled and learned between two batches.
+
+        Taking the pipeline's lock puts it in one order with the batches, in the journal
+        and in the detectors (whose diagnosis is not shared across threads otherwise).
+        """
+        with self._lock:
+            if self.checkpointer is not None:
+                self.checkpointer.record_outcome(outcome)
+            self.detector.learn_from_outcome(outcome)
+
     # -- the journey -------------------------------------------------------------------
 
     def process(self, batch: Sequence[RawMessage]) -> BatchResult:
@@ -207,6 +234,8 @@ class Pipeline:
         result = BatchResult(batch_id=self.storage.next_batch_id(), received=len(batch))
         write = BatchWrite(batch_id=result.batch_id)
         accepted: list[_Accepted] = []
+        self._fed, self._fed_devices = [], set()
+        journal_row: dict[str, Any] | None = None
         self.registry.begin()
         self.tracker.begin()
         try:
@@ -214,6 +243,11 @@ class Pipeline:
                 self._one(raw, result, write, accepted)
             write.marks = self.tracker.dirty_rows()
             write.devices = self.registry.dirty_rows()
+            journal_row = (
+                self.checkpointer.journal_row(self._fed) if self.checkpointer is not None else None
+            )
+            if journal_row is not None:
+                write.journal = [journal_row]
         except BaseException:
             # A bug must not leave marks for messages that were never stored: they
             # would be taken for duplicates when the broker sends them again.
@@ -221,6 +255,8 @@ class Pipeline:
             self.tracker.rollback()
             raise
         self._commit(write)
+        if self.checkpointer is not None:
+            self.checkpointer.committed(journal_row, self._fed_devices)
         committed_wall = time.time()
         self._after_commit(batch, result, accepted, committed_wall)
         return result
@@ -246,6 +282,7 @@ class Pipeline:
         if isinstance(payload, Birth):
             self.registry.observe_birth(payload)
             self.tracker.allow_reset(payload.device_id)
+            self._feed(journal.BIRTH, raw, payload.device_id)
             self._guard(lambda: self.detector.on_birth(payload))
             result.births += 1
             return
@@ -281,15 +318,23 @@ class Pipeline:
             via=payload.via,
         )
         if isinstance(payload, Telemetry):
+            self._feed(journal.TELEMETRY, raw, payload.device_id)
             signals = self._guard(lambda: self.detector.on_telemetry(payload))
             result.telemetry += 1
         else:
+            self._feed(journal.EVENT, raw, payload.device_id)
             signals = self._guard(lambda: self.detector.on_event(payload))
             result.events += 1
         signals = tuple(signals or ())
         accepted.append(_Accepted(device, payload, signals))
         result.stored.append((payload.device_id, stream, payload.seq))
         self._stage_sample(device, payload, write)
+
+    def _feed(self, op: str, raw: RawMessage, device_id: str) -> None:
+        """Note a message about to be fed to the detectors, for the batch's journal row."""
+        if self.checkpointer is not None:
+            self._fed.append((op, raw.topic, raw.payload))
+            self._fed_devices.add(device_id)
 
     def _stage_sample(
         self, device: DeviceInfo, message: Telemetry | EventBase, write: BatchWrite

@@ -29,11 +29,13 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
 
 from detectors.api import FleetDetector
 from edge.mqtt_url import MqttUrl
 from gateway.api.app import ApiState, DeviceScope, create_app
 from gateway.broker import EmbeddedBroker
+from gateway.checkpoints import CheckpointMetrics, DetectorCheckpointer
 from gateway.db import make_engine
 from gateway.ingest import MQTT5, MqttIngest
 from gateway.ingest_process import ProcessIngest
@@ -68,6 +70,7 @@ class Gateway:
         self,
         settings: Settings,
         *,
+        engine: Engine | None = None,
         detector: FleetDetector | None = None,
         sink: SignalSink | None = None,
         routers: Sequence[APIRouter] = (),
@@ -84,7 +87,8 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics()
-        self.engine = make_engine(settings.database_url)
+        #: One engine for the whole process (the composition root passes the service's).
+        self.engine = engine if engine is not None else make_engine(settings.database_url)
         self.batch_max = batch_max
         self.receive_maximum = receive_maximum
         self.linger_s = linger_s
@@ -92,12 +96,25 @@ class Gateway:
         self.storage = BatchStorage(
             self.engine, gateway_id=settings.client_id, delivery=self.delivery
         )
+        self.checkpointer = (
+            DetectorCheckpointer(
+                self.engine,
+                detector,
+                scope=settings.client_id,
+                metrics=CheckpointMetrics(self.metrics.registry),
+                interval_s=settings.checkpoint_interval_s,
+                max_journal_messages=settings.checkpoint_max_journal,
+            )
+            if detector is not None
+            else None
+        )
         self.pipeline = Pipeline(
             self.storage,
             detector=detector,
             sink=sink,
             metrics=self.metrics,
             max_payload_bytes=settings.max_payload_bytes,
+            checkpointer=self.checkpointer,
         )
         self._routers = routers
         self._device_scope = device_scope
@@ -259,6 +276,7 @@ class Gateway:
         for thread in self._threads:
             if thread.name == "housecall-pipeline":
                 thread.join(60)
+        self.pipeline.close()
         if self.ingest is not None:
             self.ingest.stop()
         if self.delivery is not None:

@@ -9,7 +9,9 @@ What one batch writes, atomically from the gateway's point of view:
   transaction never committed (their MQTT messages were not acknowledged and
   come again), and the delivery worker only sends committed entries;
 * without one: the samples as rows of the embedded store, inside the same
-  transaction.
+  transaction;
+* the detector journal's row for the batch (what it fed to the detectors), inside
+  the same transaction (see :mod:`gateway.checkpoints.checkpointer`).
 
 So a message is either stored once with its de-duplication mark, or not at all
 and still unacknowledged at the broker.
@@ -17,16 +19,15 @@ and still unacknowledged at the broker.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, DateTime, Engine, String, Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import BigInteger, Connection, DateTime, Engine, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, create_schema
+from gateway.checkpoints.tables import DetectorJournal
+from gateway.db import Base, create_schema, upsert
 from gateway.deadletters import DeadLetter
 from gateway.dedup import DedupMark
 from gateway.device_table import Device
@@ -58,6 +59,8 @@ class BatchWrite:
     devices: list[dict[str, Any]] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    #: The detector journal's row for this batch (:mod:`gateway.checkpoints`), if any.
+    journal: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -74,7 +77,6 @@ class BatchStorage:
         self.gateway_id = gateway_id
         self.delivery = delivery
         self.last_batch = 0
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @property
     def embedded(self) -> bool:
@@ -126,9 +128,11 @@ class BatchStorage:
             connection.execute(insert(DeadLetter), write.dead_letters)
         if write.samples:
             connection.execute(insert(StoredSample), write.samples)
-        self._upsert(connection, DedupMark.__table__, ("device_id", "stream"), write.marks)
-        self._upsert(connection, Device.__table__, ("device_id",), write.devices)
-        self._upsert(
+        if write.journal:
+            connection.execute(insert(DetectorJournal), write.journal)
+        upsert(connection, DedupMark.__table__, ("device_id", "stream"), write.marks)
+        upsert(connection, Device.__table__, ("device_id",), write.devices)
+        upsert(
             connection,
             IngestCheckpoint.__table__,
             ("gateway_id",),
@@ -139,20 +143,4 @@ class BatchStorage:
                     "updated_wall_at": datetime.now(UTC),
                 }
             ],
-        )
-
-    def _upsert(
-        self,
-        connection: Connection,
-        table: Any,
-        keys: Sequence[str],
-        rows: list[dict[str, Any]],
-    ) -> None:
-        if not rows:
-            return
-        assert isinstance(table, Table)
-        statement = self._insert(table)
-        updated = {name: statement.excluded[name] for name in rows[0] if name not in keys}
-        connection.execute(
-            statement.on_conflict_do_update(index_elements=list(keys), set_=updated), rows
         )

@@ -1,10 +1,10 @@
 """The service loop as one part to plug into the gateway: sink, routers, background workers.
 
-``housecall gateway`` and the demo wire it like this::
+The composition root (:func:`housecall.compose.build_gateway`) wires it like this::
 
     loop = ServiceLoop(engine, admin_token=..., detector=fleet,
                        mqtt_url=lambda: gateway.mqtt_url)
-    gateway = Gateway(settings, detector=fleet, sink=loop.service,
+    gateway = Gateway(settings, engine=engine, detector=fleet, sink=loop.service,
                       routers=loop.routers(), device_scope=loop.device_scope())
     gateway.start(); loop.start()
     ...
@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import Engine
@@ -32,19 +32,14 @@ from detectors.api import FleetDetector
 from edge.contract import Notice
 from edge.mqtt_url import MqttUrl
 from edge.publisher import MqttPublisher
-from gateway.db import create_schema, make_engine
+from gateway.db import create_schema
 from gateway.quality.api import quality_routers  # service quality
 from gateway.quality.service import QualityService  # service quality
-from gateway.settings import Settings
 from gateway.workorders import tables  # noqa: F401 - registers the tables on Base
 from gateway.workorders.api import ApiContext, device_scope, service_routers
-from gateway.workorders.metrics import ServiceLoopCollector
 from gateway.workorders.notices import MqttNoticePublisher, NoticePublisher
 from gateway.workorders.service import ServiceConfig, WorkOrderService
 from gateway.workorders.webhooks import Backoff, Sender, WebhookDispatcher
-
-if TYPE_CHECKING:
-    from gateway.runtime import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -167,52 +162,3 @@ class ServiceLoop:
     @property
     def notices_published(self) -> int:
         return self._lazy.published if self._lazy else 0
-
-
-def build_gateway(
-    settings: Settings,
-    *,
-    detector: FleetDetector | None = None,
-    config: ServiceConfig | None = None,
-    sink_wrapper: Callable[[WorkOrderService], Any] | None = None,
-    **gateway_options: Any,
-) -> tuple[Gateway, ServiceLoop]:
-    """The gateway with the service loop plugged in (sink, routes, key scoping, notices).
-
-    ``housecall gateway`` and the demo use it; start the gateway, then ``loop.start()``;
-    stop the loop, then the gateway. ``sink_wrapper`` lets the demo put its simulated
-    field service between the pipeline and the service.
-    """
-    from gateway.runtime import Gateway
-
-    holder: dict[str, Gateway] = {}
-
-    def mqtt_url() -> MqttUrl | None:
-        return holder["gateway"].mqtt_url if "gateway" in holder else None
-
-    def mqtt_protocol() -> int:
-        ingest = holder["gateway"].ingest if "gateway" in holder else None
-        return int(ingest.protocol) if ingest is not None else 5
-
-    admin = settings.admin_token.get_secret_value() if settings.admin_token else None
-    loop = ServiceLoop(
-        make_engine(settings.database_url),
-        admin_token=admin,
-        detector=detector,
-        mqtt_url=mqtt_url,
-        mqtt_protocol=mqtt_protocol,
-        client_id=settings.client_id,
-        config=config,
-    )
-    sink = sink_wrapper(loop.service) if sink_wrapper is not None else loop.service
-    gateway = Gateway(
-        settings,
-        detector=detector,
-        sink=sink,
-        routers=loop.routers(),
-        device_scope=loop.device_scope(),
-        **gateway_options,
-    )
-    holder["gateway"] = gateway
-    gateway.metrics.registry.register(ServiceLoopCollector(loop.service))
-    return gateway, loop

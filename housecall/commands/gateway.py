@@ -63,8 +63,8 @@ def gateway_command(  # noqa: PLR0917 - typer maps each flag to a parameter
     from sqlalchemy.exc import OperationalError
 
     from gateway.quality.config_files import ConfigFileError
-    from gateway.workorders.loop import build_gateway
     from housecall.cli import UserError
+    from housecall.compose import build_gateway
 
     settings = load_settings(
         mqtt_url=mqtt_url,

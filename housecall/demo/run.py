@@ -33,8 +33,9 @@ from edge.contract import Fault, Kind, WorkOrderStatus
 from gateway.pipeline import BatchResult
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
-from gateway.workorders.loop import ServiceLoop, build_gateway
+from gateway.workorders.loop import ServiceLoop
 from gateway.workorders.service import ServiceConfig, WorkOrderService
+from housecall.compose import build_gateway
 from housecall.demo.field import DemoFieldService, Repairable, seed_technicians
 from housecall.demo.fleet_process import RemotePlan, notice_times_main, start_fleet
 

@@ -20,8 +20,8 @@ from edge.contract import Evidence, Fault, Kind, Severity, Telemetry
 from edge.mqtt_url import MqttUrl
 from edge.publisher import MqttPublisher
 from gateway.settings import load_settings
-from gateway.workorders.loop import build_gateway
 from gateway.workorders.service import ServiceConfig
+from housecall.compose import build_gateway
 from tests.gateway.helpers import T0, birth, telemetry
 from tests.gateway.workorders.http_helpers import free_port
 from tests.servers import Mosquitto
