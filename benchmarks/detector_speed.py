@@ -17,6 +17,7 @@ import gc
 import statistics
 import time
 import tracemalloc
+from collections.abc import Sequence
 
 from detectors.fleet import LAYOUTS, HousecallDetector
 from detectors.state import DeviceState
@@ -26,12 +27,13 @@ from simulators.fleet import FleetConfig, FleetRun
 TEMPLATE_DEVICES = 50
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Measure, print, and return the figures (µs per message, state bytes per device)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--hours", type=float, default=12.0)
     parser.add_argument("--seed", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     clones = max(1, args.devices // TEMPLATE_DEVICES)
     run = FleetRun(FleetConfig(devices=TEMPLATE_DEVICES, days=args.hours / 24, seed=args.seed))
     template: list[Birth | Telemetry | EventBase] = []
@@ -90,6 +92,13 @@ def main() -> None:
         f"state per device in memory (tracemalloc, restored states incl. dict entry): "
         f"{in_memory / len(restored):.0f} B"
     )
+    return {
+        "devices": float(len(device_ids)),
+        "us_per_message": elapsed / timed * 1e6,
+        "state_mean_bytes": statistics.mean(sizes),
+        "state_max_bytes": float(max(sizes)),
+        "state_memory_bytes": in_memory / len(restored),
+    }
 
 
 if __name__ == "__main__":

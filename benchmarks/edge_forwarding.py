@@ -13,7 +13,7 @@ process, one after the other, in the same run, so the ratio is like for like.
   one fsync'd SQLite WAL commit per batch (synchronous=FULL) before the home ack,
   upstream ack -> delete (another commit).
 
-    .venv/bin/python benchmarks/edge_forwarding.py [--messages 20000]
+    .venv/bin/python -m benchmarks.edge_forwarding [--messages 20000]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +164,11 @@ def run_edge_agent(local: Mosquitto, upstream: Mosquitto, n: int, workdir: Path)
         counter.close()
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Measure both relays, print the table, and return the figures (msg/s and ratio)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="housecall-bench-edge-"))
     local = Mosquitto(workdir / "local").start()
     upstream = Mosquitto(workdir / "upstream").start()
@@ -187,6 +189,7 @@ def main() -> None:
     table.add_row("edge agent with durable outbox", f"{agent:,.0f}")
     table.add_row("ratio agent / plain", f"{agent / plain:.2f}")
     console.print(table)
+    return {"plain_msg_per_s": plain, "agent_msg_per_s": agent, "ratio": agent / plain}
 
 
 if __name__ == "__main__":

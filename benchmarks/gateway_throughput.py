@@ -17,7 +17,7 @@ Messages are the simulators' contract bytes (``simulators.fleet``) for ``--devic
 appliances. Detectors: ``--detector module:attribute`` (default the project's
 ``detectors.fleet:HousecallDetector``; ``none`` for the null detector).
 
-    .venv/bin/python benchmarks/gateway_throughput.py [--messages 60000] [--rate 5000]
+    .venv/bin/python -m benchmarks.gateway_throughput [--messages 60000] [--rate 5000]
 
 Machines are shared while other work runs: expect noise of tens of percent.
 """
@@ -497,7 +497,8 @@ def load_detector(spec: str) -> FleetDetector | None:
     return detector
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Measure, print, and return the figures (msg/s, their ratio, latency percentiles)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=60_000, help="backlog size")
     parser.add_argument("--devices", type=int, default=300)
@@ -510,7 +511,7 @@ def main() -> None:
     parser.add_argument("--batch-max", type=int, default=DEFAULT_BATCH_MAX)
     parser.add_argument("--receive-maximum", type=int, default=DEFAULT_RECEIVE_MAXIMUM)
     parser.add_argument("--linger", type=float, default=DEFAULT_LINGER_S, help="batch linger, s")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     BATCH_MAX[0] = args.batch_max
     RECEIVE_MAXIMUM[0] = args.receive_maximum
@@ -580,6 +581,15 @@ def main() -> None:
         f"(target p99 < 1000 ms: {'OK' if p99 < 1.0 else 'ABOVE TARGET'})"
     )
     print("  (shared machine: figures are noisy while other work runs)")
+    return {
+        "bare_msg_per_s": bare,
+        "gateway_msg_per_s": gateway,
+        "ratio": ratio,
+        "asked_rate": args.rate,
+        "achieved_rate": achieved,
+        "p50_ms": p50 * 1000,
+        "p99_ms": p99 * 1000,
+    }
 
 
 if __name__ == "__main__":

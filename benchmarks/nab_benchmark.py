@@ -91,11 +91,16 @@ def scores_of(files: list[FileRows], alarms: list[FloatArray], threshold: float)
     return [score_corpus(files, alarms, threshold, p) for p in PROFILES.values()]
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Score, print the table, and return the figures at the fixed threshold.
+
+    Keys: each profile's name for the whole corpus, ``<half>_<profile>`` for the halves
+    (``tuning`` and ``held_out``), ``files``, ``values`` and ``us_per_value``.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nab", type=Path, default=None, help="default: shared/datasets/nab")
     parser.add_argument("--detector", choices=["knn", "robust"], default="knn")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     nab: Path = args.nab or shared_dataset("nab")
     console = Console(width=110)
     corpus = load_corpus(nab)
@@ -129,11 +134,18 @@ def main() -> None:
     for name in PROFILES:
         table.add_column(name, justify="right")
     fixed = scores_of(files, alarms, threshold)
+    figures: dict[str, float] = {
+        "files": float(len(corpus)),
+        "values": float(rows),
+        "us_per_value": elapsed / rows * 1e6,
+        **dict(zip(PROFILES, fixed, strict=True)),
+    }
     table.add_row(
         f"{label} (fixed threshold {threshold})", *(f"{v:.1f}" for v in fixed), style="bold green"
     )
-    for half, members in halves.items():
+    for (half, members), key in zip(halves.items(), ("tuning", "held_out"), strict=True):
         part = scores_of([files[i] for i in members], [alarms[i] for i in members], threshold)
+        figures.update({f"{key}_{name}": value for name, value in zip(PROFILES, part, strict=True)})
         table.add_row(
             f"  same, {half} ({len(members)} files)", *(f"{v:.1f}" for v in part), style="green"
         )
@@ -168,6 +180,7 @@ def main() -> None:
             )
     console.print(table)
     console.print(f"scoring took {elapsed:.1f} s ({elapsed / rows * 1e6:.1f} µs per value)")
+    return figures
 
 
 if __name__ == "__main__":

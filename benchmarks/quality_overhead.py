@@ -16,7 +16,7 @@ import argparse
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -96,7 +96,8 @@ def run(engine: Engine, orders: int, *, quality: bool) -> float:
     return time.perf_counter() - start
 
 
-def measure(label: str, make: Callable[[], Engine], orders: int) -> None:
+def measure(label: str, make: Callable[[], Engine], orders: int) -> dict[str, float]:
+    """Measure one store, print its lines, and return the figures."""
     results = {}
     for quality in (False, True):
         engine: Engine = make()
@@ -120,31 +121,44 @@ def measure(label: str, make: Callable[[], Engine], orders: int) -> None:
     print(f"  with quality layer:  {changes / with_quality:8.0f} changes/s")
     print(f"  cost ratio (quality / plain): {with_quality / plain:.2f}x")
     print(f"  chain verification:  {records / verify_s:8.0f} records/s ({records} records)")
+    return {
+        "plain_changes_per_s": changes / plain,
+        "quality_changes_per_s": changes / with_quality,
+        "cost_ratio": with_quality / plain,
+        "verify_records_per_s": records / verify_s,
+    }
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Measure, print, and return the figures, keyed ``<store>_<figure>``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--postgres", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="housecall-quality-bench-"))
     counter = iter(range(1000))
+    figures: dict[str, float] = {}
     try:
-        measure(
+        measured = measure(
             "SQLite",
             lambda: make_engine(f"sqlite:///{workdir / f'q{next(counter)}.db'}"),
             args.orders,
         )
+        figures.update({f"sqlite_{name}": value for name, value in measured.items()})
         if args.postgres:
             from tests.servers import Postgres, scratch_dir
 
             server = Postgres(scratch_dir("pg-quality-bench")).start()
             try:
-                measure("PostgreSQL", lambda: make_engine(server.create_database()), args.orders)
+                measured = measure(
+                    "PostgreSQL", lambda: make_engine(server.create_database()), args.orders
+                )
+                figures.update({f"postgresql_{name}": value for name, value in measured.items()})
             finally:
                 server.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return figures
 
 
 if __name__ == "__main__":

@@ -7,14 +7,17 @@ Prints:
 - findings per second through ``open_or_update`` (new orders, then repeats that update);
 - the same on a throwaway PostgreSQL cluster when its binaries are installed.
 
-Run: ``.venv/bin/python benchmarks/workorders_bench.py``
+Run: ``.venv/bin/python -m benchmarks.workorders_bench [--store sqlite|postgresql|both]
+[--orders 500] [--messages 200000]``
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,7 +50,8 @@ def finding(device_id: str, at: datetime) -> Finding:
     )
 
 
-def bench(url: str, label: str, orders: int = 500, messages: int = 200_000) -> None:
+def bench(url: str, label: str, orders: int = 500, messages: int = 200_000) -> dict[str, float]:
+    """Measure one store, print its two lines, and return the figures."""
     engine = make_engine(url)
     create_schema(engine)
     service = WorkOrderService(
@@ -91,28 +95,54 @@ def bench(url: str, label: str, orders: int = 500, messages: int = 200_000) -> N
         f"{label:<11} findings -> new orders: {open_rate:7.0f}/s   "
         f"findings -> updates of the open order: {update_rate:7.0f}/s"
     )
+    return {
+        "sink_us": idle_us,
+        "sink_watched_us": watched_us,
+        "opened_per_s": open_rate,
+        "updated_per_s": update_rate,
+    }
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Measure the chosen stores, print, and return the figures, keyed ``<store>_<figure>``.
+
+    ``--store both`` (the default) skips PostgreSQL when it cannot start; asked for alone,
+    a PostgreSQL that cannot start is an error.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--messages", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    figures: dict[str, float] = {}
     workdir = Path(tempfile.mkdtemp(prefix="housecall-wo-bench-"))
     workdir.chmod(0o755)  # PostgreSQL runs as its own user
     try:
-        bench(f"sqlite:///{workdir / 'bench.db'}", "SQLite")
-        try:
-            from tests.servers import Postgres
-        except ImportError:
-            return
+        if args.store in ("sqlite", "both"):
+            measured = bench(
+                f"sqlite:///{workdir / 'bench.db'}", "SQLite", args.orders, args.messages
+            )
+            figures.update({f"sqlite_{name}": value for name, value in measured.items()})
+        if args.store == "sqlite":
+            return figures
+        from tests.servers import Postgres
+
         try:
             server = Postgres(workdir / "pg").start()
         except Exception as err:  # no PostgreSQL binaries here
+            if args.store == "postgresql":
+                raise
             print(f"PostgreSQL  skipped: {err}")
-            return
+            return figures
         try:
-            bench(server.create_database("bench"), "PostgreSQL")
+            url = server.create_database("bench")
+            measured = bench(url, "PostgreSQL", args.orders, args.messages)
+            figures.update({f"postgresql_{name}": value for name, value in measured.items()})
         finally:
             server.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return figures
 
 
 if __name__ == "__main__":
