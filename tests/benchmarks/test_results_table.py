@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,7 @@ def test_a_quick_table_says_so_and_shows_the_quick_commands() -> None:
     markdown = render({"edge_forwarding": EDGE}, quick=True, stamp=STAMP)
     assert "results_table --quick`" in markdown
     assert "**Quick run**" in markdown
+    assert "- evaluation:" not in markdown  # its caveat only where it ran
     rows = table_rows(markdown)
     command = rows["edge agent with its durable outbox vs a plain relay"][2]
     assert command == "`.venv/bin/python -m benchmarks.edge_forwarding --messages 5000`"
@@ -92,7 +94,9 @@ def test_figures_that_are_not_there_show_as_a_dash() -> None:
         "sudden_within_30min": 2.0,
         "sudden_timeable": 2.0,
     }
-    rows = table_rows(render({"evaluation": nothing_noticed}, quick=True, stamp=STAMP))
+    markdown = render({"evaluation": nothing_noticed}, quick=True, stamp=STAMP)
+    assert f"- evaluation: {evaluation.quick_caveat}." in markdown
+    rows = table_rows(markdown)
     gradual = rows[evaluation.rows[0].what]
     assert gradual[0] == "- (0 of 0), median lead - d"
     assert rows[evaluation.rows[2].what][:2] == [
@@ -151,3 +155,10 @@ def test_a_bad_flag_is_one_line_and_exit_status_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("benchmarks.results_table: ")
+
+
+def test_the_stamp_names_the_date_the_cores_and_the_load() -> None:
+    stamp = results_table.machine_stamp(datetime(2030, 1, 2, 3, 4, tzinfo=UTC), 1.5, 3.25)
+    assert stamp.startswith("on 2030-01-02 03:04 UTC, on a machine with ")
+    assert " cores (nproc), " in stamp
+    assert stamp.endswith("; load average 1.5 at the start, 3.2 at the end")
