@@ -16,7 +16,16 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from gateway.settings import SettingsError
-from housecall.commands import demo, edge, evaluate, gateway, history, scorecard, simulate
+from housecall.commands import (
+    baseline,
+    demo,
+    edge,
+    evaluate,
+    gateway,
+    history,
+    scorecard,
+    simulate,
+)
 
 app = typer.Typer(
     name="housecall",
@@ -25,7 +34,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (gateway, edge, simulate, evaluate, demo, scorecard, history):
+for module in (gateway, edge, simulate, evaluate, demo, scorecard, history, baseline):
     module.register(app)
 
 

@@ -49,6 +49,12 @@ def demo(  # noqa: PLR0917 - typer options
         bool, typer.Option("--serve/--no-serve", help="keep the API serving until Ctrl-C")
     ] = True,
     exit_after: Annotated[bool, typer.Option("--exit", help="same as --no-serve")] = False,
+    cold_start: Annotated[
+        bool,
+        typer.Option(
+            "--cold-start", help="start the cohorts from nothing instead of the shipped baseline"
+        ),
+    ] = False,
 ) -> None:
     """Run a simulated fleet through the gateway, detectors and work orders."""
     # Imported here, not at module level: every `housecall` start would pay for them.
@@ -74,7 +80,11 @@ def demo(  # noqa: PLR0917 - typer options
                 "slower), so the demo fleet is 20 appliances. `apt install mosquitto` for the "
                 "full fleet."
             )
-    run = DemoRun(DemoOptions(devices=devices, days=days, seed=seed, api_port=port))
+    from housecall.demo.run import DEMO_BASELINE
+
+    options = DemoOptions(devices=devices, days=days, seed=seed, api_port=port)
+    options.baseline = None if cold_start else DEMO_BASELINE
+    run = DemoRun(options)
     started = time.monotonic()
     try:
         with console.status("preparing the fleet and starting the gateway..."):

@@ -54,6 +54,11 @@ DEMO_FAULTS: tuple[tuple[Kind, Fault, float, float], ...] = (
     (Kind.WASHER, Fault.DRAIN_PUMP_CLOG, 6.0, 8.0),
     (Kind.WASHER, Fault.HEATER_FAILURE, 6.0, 8.0),
 )
+#: The demo's starting point: what the cohorts of a separate healthy fleet learned (its seed
+#: is not the demo's), so new units are judged from their first days. Made by:
+#: housecall baseline learn housecall/demo/baseline.json.gz --devices 60 --days 21 \
+#:     --seed 9001 --ac-interval-s 300 --washer-interval-s 30
+DEMO_BASELINE = Path(__file__).with_name("baseline.json.gz")
 #: Severity of every demo fault (1.0: it will become visible to the customer).
 DEMO_SEVERITY = 1.0
 
@@ -68,6 +73,8 @@ class DemoOptions:
     washer_interval_s: int = 30
     window: int = 4000
     workdir: Path | None = None
+    #: Cohort models learned on a separate healthy fleet (None: learn from nothing).
+    baseline: Path | None = DEMO_BASELINE
 
 
 @dataclass
@@ -110,13 +117,23 @@ class Progress:
         return min(1.0, (self.device_now - self.start).total_seconds() / 86400 / self.total_days)
 
 
-def _load_detector(missing: list[str]) -> FleetDetector:
+def _load_detector(missing: list[str], baseline: Path | None) -> FleetDetector:
+    """The detectors, starting from ``baseline``'s cohorts (None: from nothing)."""
     try:
+        from detectors.checkpoint import BaselineError, import_baseline
         from detectors.fleet import HousecallDetector
     except ImportError as err:  # pragma: no cover - depends on the detectors package
         missing.append(f"detectors ({err}); running with NullDetector: no orders will open")
         return NullDetector()
-    return HousecallDetector()
+    detector = HousecallDetector()
+    if baseline is not None:
+        from housecall.commands.baseline import read_baseline
+
+        try:
+            import_baseline(detector, read_baseline(baseline))
+        except BaselineError as err:
+            missing.append(f"baseline {baseline}: {err}; cohorts learn from nothing")
+    return detector
 
 
 class DemoRun:
@@ -191,7 +208,7 @@ class DemoRun:
             spool_dir=self.workdir / "spool",
             client_id="housecall-demo-gateway",
         )
-        detector = _load_detector(self.result.missing)
+        detector = _load_detector(self.result.missing, self.options.baseline)
         self.run, plans, botched = self.fleet()
         self.notice_at: dict[str, datetime | None] = {}
         ctx = multiprocessing.get_context("spawn")
