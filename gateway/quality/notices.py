@@ -180,7 +180,7 @@ class NoticeRelay:
                     break
                 self._mark(row_id, error=None)
                 sent += 1
-        self.published += sent
+            self.published += sent  # under the lock: the relay thread and listeners both drain
         return sent
 
     def _mark(self, row_id: int, *, error: str | None) -> None:

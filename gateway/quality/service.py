@@ -1,16 +1,18 @@
-"""The service-quality layer, attached to a running work-order service.
+"""The service-quality layer, beside the work-order service and subscribed to it.
 
-``QualityService(workorders).attach()`` installs three seams of
-:class:`~gateway.workorders.service.WorkOrderService`:
+``QualityService(workorders).attach()`` (or, spelled out as the service loop does,
+``workorders.subscribe(quality)`` and ``workorders.prefer(quality.dispatch)``) uses the
+work-order service's two extension points (:mod:`gateway.workorders.events`):
 
-- ``audit_hooks``: :meth:`QualityService.on_audit` runs inside the transaction of every
-  audited change. It appends the event to the device's hash chain, states the order's
-  expected cost and warranty decision when it opens, and queues the customer's progress
-  notice (with the technician's name and badge once scheduled). The chain append is
-  not optional: if it fails, the change fails with it.
-- ``dispatch_bonus``: the scorecards' :class:`DispatchPreference` (better providers get
-  more orders, weight per brand).
-- ``listeners``: after a commit, wakes the notice relay.
+- as :class:`~gateway.workorders.events.WorkOrderEvents`:
+  :meth:`QualityService.order_changed` runs inside the transaction of every audited
+  change. It appends the event to the device's hash chain, states the order's expected
+  cost and warranty decision when it opens, and queues the customer's progress notice
+  (with the technician's name and badge once scheduled). The chain append is not
+  optional: if it fails, the change fails with it. :meth:`QualityService.order_committed`
+  wakes the notice relay after the commit.
+- as :class:`~gateway.workorders.events.DispatchAdvice`: the scorecards'
+  :class:`DispatchPreference` (better providers get more orders, weight per brand).
 
 People's inputs beyond the lifecycle come here: the technician's final bill
 (:meth:`bill`, priced and checked against the brand's list, flagged when over range) and
@@ -54,9 +56,12 @@ from gateway.quality.warranty import (
     decide,
     load_warranty_policy,
 )
+from gateway.workorders.errors import OrderNotFound
+from gateway.workorders.events import OrderChanged
 from gateway.workorders.ids import aware, maybe_aware
 from gateway.workorders.keys import ADMIN, Role, Scope
-from gateway.workorders.service import OrderNotFound, WorkOrderService, visible
+from gateway.workorders.queries import visible
+from gateway.workorders.service import WorkOrderService
 from gateway.workorders.tables import TechnicianRow, WorkOrderRow
 from gateway.workorders.views import iso
 from gateway.workorders.webhooks import enqueue_event
@@ -122,10 +127,9 @@ class QualityService:
     # ------------------------------------------------------------------ wiring
 
     def attach(self) -> QualityService:
-        """Install the audit hook, the dispatch preference and the notice listener."""
-        self.workorders.audit_hooks.append(self.on_audit)
-        self.workorders.dispatch_bonus = self.dispatch
-        self.workorders.listeners.append(self._after_commit)
+        """Subscribe to the work orders' events and advise their dispatch; returns self."""
+        self.workorders.subscribe(self)
+        self.workorders.prefer(self.dispatch)
         return self
 
     def start(self, notice_poll_s: float = 1.0) -> None:
@@ -136,25 +140,19 @@ class QualityService:
         self.relay.stop()
         self._relay_running = False
 
-    def _after_commit(self, _what: str, _data: dict[str, Any]) -> None:
+    # ------------------------------------------------------------------ WorkOrderEvents
+
+    def order_committed(self, _event: str, _data: dict[str, Any], /) -> None:
+        """After a change: progress notices may be waiting, send them now."""
         if self._relay_running:
             self.relay.poke()
         else:
             self.relay.drain()
 
-    # ------------------------------------------------------------------ the audit hook
-
-    def on_audit(  # noqa: PLR0917 - the work-order service's hook calls positionally
-        self,
-        session: Session,
-        row: WorkOrderRow,
-        action: str,
-        previous: str | None,
-        actor: str,
-        device_at: datetime | None,
-        detail: dict[str, Any],
-    ) -> None:
+    def order_changed(self, change: OrderChanged, /) -> None:
         """Inside the change's transaction: chain record, terms at opening, progress notice."""
+        session, row, action = change.session, change.row, change.action
+        previous, actor, device_at = change.previous, change.actor, change.device_at
         now = self.workorders.clock()
         device = session.get(Device, row.device_id)
         when = maybe_aware(device_at) or (
@@ -169,7 +167,7 @@ class QualityService:
             "severity": row.severity,
             "technician_id": row.technician_id,
             "provider_id": row.provider_id,
-            "detail": detail,
+            "detail": change.detail,
         }
         if event in WITH_EVIDENCE:
             payload["evidence"] = list(row.evidence or [])

@@ -117,8 +117,11 @@ class ServiceLoop:
         self.webhooks = WebhookDispatcher(sessions, sender=sender, backoff=backoff)
         self.context = ApiContext(self.service, admin_token)
         # Service quality (gateway.quality): history chain, pricing, warranty, scorecards,
-        # progress notices; hooks into the service above, adds its routes below.
-        self.quality = QualityService(self.service).attach()
+        # progress notices. It hears every order change through the service's extension
+        # points (gateway.workorders.events) and adds its routes below.
+        self.quality = QualityService(self.service)
+        self.service.subscribe(self.quality)  # in-transaction and after-commit events
+        self.service.prefer(self.quality.dispatch)  # scorecard bonus in dispatch
         self._sla_sweep_s = sla_sweep_s
         self._webhook_poll_s = webhook_poll_s
         self._stop = threading.Event()
