@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from detectors.api import FleetDetector
 from edge.contract import APPLIANCE_SUBSCRIPTION
 from edge.mqtt_url import MqttUrl
+from gateway.checkpoints import CheckpointMetrics
 from gateway.pipeline import BatchResult
 from gateway.runtime import DEFAULT_BATCH_MAX, DEFAULT_LINGER_S, DEFAULT_RECEIVE_MAXIMUM, Gateway
 from gateway.settings import load_settings
@@ -211,6 +212,8 @@ class CpuMeter:
         self._begin: dict[str, float] = {}
         self.started_wall = 0.0
         self.stopped_wall = 0.0
+        #: The gateway's durable detector state per message (:func:`checkpoint_cost`).
+        self.checkpoint: dict[str, float] = {}
 
     def start(self) -> CpuMeter:
         self.started_wall = time.time()
@@ -398,10 +401,21 @@ def gateway_rate(
     while clock.stored_count() < expected and time.monotonic() < deadline:
         time.sleep(0.05)
     cpu.stop()
-    gateway.stop()
+    gateway.stop()  # includes the final detector checkpoint, counted below
     if clock.stored_count() < expected:
         raise RuntimeError(f"gateway stored {clock.stored_count()} of {expected}")
+    if gateway.checkpointer is not None:
+        cpu.checkpoint = checkpoint_cost(gateway.checkpointer.metrics, len(messages))
     return len(messages) / (clock.last_delivery_wall() - clock.first_batch_wall), cpu
+
+
+def checkpoint_cost(metrics: CheckpointMetrics, messages: int) -> dict[str, float]:
+    """Durable detector state per message: journal and checkpoint bytes, CPU µs."""
+    return {
+        "journal_bytes_per_message": metrics.journal_bytes._value.get() / messages,
+        "checkpoint_bytes_per_message": metrics.bytes_written._value.get() / messages,
+        "checkpoint_cpu_us_per_message": 1e6 * metrics.cpu_seconds._value.get() / messages,
+    }
 
 
 def _ingest_pid(gateway: Gateway) -> int | None:
@@ -532,6 +546,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         servers = {"mosquitto": mosquitto.pid, "victoria-metrics": vm.pid}
         bares: list[float] = []
         gateways: list[float] = []
+        checkpoints: list[dict[str, float]] = []
         for round_ in range(1, args.rounds + 1):  # alternate, so both see the same noise
             print(f"round {round_}: bare paho subscriber, {len(backlog)} messages ...", flush=True)
             bare_cpu = CpuMeter({"subscriber": os.getpid(), **servers})
@@ -549,6 +564,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             )
             gateways.append(rate)
             print(f"  {rate:.0f} msg/s; CPU µs/message: {gateway_cpu.per_message(len(backlog))}")
+            if gateway_cpu.checkpoint:
+                c = gateway_cpu.checkpoint
+                checkpoints.append(c)
+                print(
+                    f"  durable detector state: journal {c['journal_bytes_per_message']:.0f} B, "
+                    f"checkpoint {c['checkpoint_bytes_per_message']:.0f} B and "
+                    f"{c['checkpoint_cpu_us_per_message']:.1f} µs CPU per message"
+                )
         bare, gateway = max(bares), max(gateways)
         print(f"latency: publishing {len(live)} messages at {args.rate:.0f} msg/s ...", flush=True)
         latencies, achieved = latency_run(
@@ -580,8 +603,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
         f"(target p99 < 1000 ms: {'OK' if p99 < 1.0 else 'ABOVE TARGET'})"
     )
+    cost = checkpoints[-1] if checkpoints else {}
+    if cost:
+        print(
+            f"  durable detector state per message (journal with every batch, checkpoints, the"
+            f" final one at stop): {cost['journal_bytes_per_message']:.0f} B journal, "
+            f"{cost['checkpoint_bytes_per_message']:.0f} B checkpoint, "
+            f"{cost['checkpoint_cpu_us_per_message']:.1f} µs CPU"
+        )
     print("  (shared machine: figures are noisy while other work runs)")
     return {
+        **cost,
         "bare_msg_per_s": bare,
         "gateway_msg_per_s": gateway,
         "ratio": ratio,

@@ -1,8 +1,8 @@
 """The SQL store's one declarative base and engine factory (SQLite embedded, PostgreSQL too).
 
 Every gateway module that keeps rows (devices, dead letters, de-duplication marks,
-work orders, detector checkpoints) declares its tables on :class:`Base`, so one
-``create_schema`` call builds the whole store on either backend.
+work orders, detector checkpoints) declares its tables on :class:`Base`; the schema is
+created and upgraded by Alembic migrations (:mod:`gateway.schema`) on either backend.
 """
 
 from __future__ import annotations
@@ -49,8 +49,14 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table declared on :class:`Base` (import the table modules first)."""
-    Base.metadata.create_all(engine)
+    """Bring the store to the newest schema revision (Alembic; once per engine).
+
+    Every part that needs the store may ask; the migrations run once per engine (see
+    :func:`gateway.schema.migrate`), and the composition root asks first.
+    """
+    from gateway.schema import migrate  # it imports every table module, which import this
+
+    migrate(engine)
 
 
 def upsert(

@@ -3,7 +3,8 @@
 ``housecall gateway``, the demo and the end-to-end tests all assemble the gateway here,
 so there is one answer to "what runs, and what is connected to what":
 
-* one SQL engine for everything (ingest, work orders, quality, detector checkpoints);
+* one SQL engine for everything (ingest, work orders, quality, detector checkpoints),
+  its schema migrated once (Alembic, :mod:`gateway.schema`);
 * the :class:`~gateway.runtime.Gateway` (broker connection, pipeline, time-series
   delivery, HTTP API) with the detectors, their checkpointer and the work-order
   service as its signal sink;
@@ -21,7 +22,7 @@ from typing import Any
 
 from detectors.api import FleetDetector, NullDetector, Outcome
 from edge.mqtt_url import MqttUrl
-from gateway.db import make_engine
+from gateway.db import create_schema, make_engine
 from gateway.runtime import Gateway
 from gateway.settings import Settings
 from gateway.workorders.loop import ServiceLoop
@@ -61,6 +62,7 @@ def build_gateway(
     and the service; ``gateway_options`` go to :class:`~gateway.runtime.Gateway`.
     """
     engine = make_engine(settings.database_url)
+    create_schema(engine)  # the one migration run; every later ask is a no-op
     holder: dict[str, Gateway] = {}
 
     def mqtt_url() -> MqttUrl | None:

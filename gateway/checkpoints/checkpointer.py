@@ -106,6 +106,11 @@ class CheckpointMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=r,
         )
+        self.cpu_seconds = Counter(
+            "housecall_detector_checkpoint_cpu_seconds",
+            "CPU time spent journaling, copying and writing detector state (all threads)",
+            registry=r,
+        )
         self.refused = Counter(
             "housecall_detector_checkpoint_rows_refused",
             "Checkpoint rows not restored (their devices re-learn)",
@@ -302,7 +307,9 @@ class DetectorCheckpointer:
         """The journal row to commit with the batch (None when nothing was fed)."""
         if not entries:
             return None
+        started = time.thread_time()
         data = journal.encode(entries)
+        self.metrics.cpu_seconds.inc(time.thread_time() - started)
         return {
             "scope": self.scope,
             "seq": self._next_seq,
@@ -347,7 +354,7 @@ class DetectorCheckpointer:
         """
         if self._queue.full():
             return False
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.thread_time()
         with self._dirty_lock:
             dirty, self._dirty = self._dirty, set()
         devices = []
@@ -362,6 +369,7 @@ class DetectorCheckpointer:
         )
         snapshot = _Snapshot(self._next_seq - 1, devices, shared, self._journal_messages)
         self.metrics.snapshot_seconds.observe(time.monotonic() - started)
+        self.metrics.cpu_seconds.inc(time.thread_time() - cpu_started)
         self._journal_messages = 0
         self._last_wall = time.monotonic()
         self._ensure_writer()
@@ -405,7 +413,7 @@ class DetectorCheckpointer:
                 self._queue.task_done()
 
     def _write(self, snapshot: _Snapshot) -> None:
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.thread_time()
         now = datetime.now(UTC)
         written = 0
         with self.engine.begin() as connection:
@@ -447,6 +455,7 @@ class DetectorCheckpointer:
         self.metrics.checkpoints.inc()
         self.metrics.bytes_written.inc(written)
         self.metrics.write_seconds.observe(time.monotonic() - started)
+        self.metrics.cpu_seconds.inc(time.thread_time() - cpu_started)
 
 
 def state_version(detector: FleetDetector) -> str:
