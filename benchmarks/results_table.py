@@ -269,6 +269,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
                 target="p99 < 1 s at 5,000 msg/s",
                 met=lambda f: f["p99_ms"] < 1000.0 and f["asked_rate"] >= 5000.0,
             ),
+            RowSpec(
+                "gateway's durable detector state (journal with every batch, checkpoints)",
+                lambda f: (
+                    f"{num(f['journal_bytes_per_message'])} B journal and"
+                    f" {num(f['checkpoint_bytes_per_message'])} B checkpoint per message,"
+                    f" {num(f['checkpoint_cpu_us_per_message'], 1)} µs CPU per message"
+                ),
+            ),
         ),
     ),
     Benchmark(
