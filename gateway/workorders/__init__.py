@@ -8,7 +8,10 @@ Public API (what the gateway, the demo and other layers call):
 - :class:`gateway.workorders.service.WorkOrderService` -- ``handle(device, ts, signals)``,
   ``on_finding``, ``on_recovery``, ``transition``, ``get``, ``list_orders``, ``audit``,
   ``sla_breaches``; raises ``IllegalTransition`` (409), ``InvalidRequest`` (422),
-  ``OrderNotFound`` (404).
+  ``OrderNotFound`` (404). A facade: each job lives in its own module (``README.md``).
+- :mod:`gateway.workorders.events` -- the extension points: ``service.subscribe(events)``
+  (every change, in its transaction and after its commit) and ``service.prefer(advice)``
+  (a dispatch bonus); service quality plugs in there.
 - :mod:`gateway.workorders.webhooks` -- ``sign``/``verify_signature`` (receivers),
   ``WebhookDispatcher`` (the outbox worker).
 - :mod:`gateway.workorders.keys` -- API keys and scopes; :mod:`.catalogue` -- parts per

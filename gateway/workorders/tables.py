@@ -8,7 +8,7 @@ wall clock (what people and networks do: audit entries, SLA deadlines, webhook r
 The one rule the database itself enforces: at most one ACTIVE order per
 ``(device_id, fault)`` -- a partial unique index over the non-terminal statuses, which
 SQLite and PostgreSQL both support. Two gateway workers racing to open the same order
-therefore cannot both succeed; the loser updates the winner's row (see ``service``).
+therefore cannot both succeed; the loser updates the winner's row (see ``opening``).
 """
 
 from __future__ import annotations
