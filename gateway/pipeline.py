@@ -153,7 +153,9 @@ class Pipeline:
         self._fed: list[journal.Entry] = []
         self._fed_devices: set[str] = set()
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
+        #: One batch or outcome at a time. Re-entrant: a sink may resolve an order (and so
+        #: teach the detectors an outcome) from inside the batch that raised it.
+        self._lock = threading.RLock()
         self._opened = False
         #: Called with each committed batch's result (benchmarks, tests); must be quick.
         self.observers: list[Callable[[BatchResult], None]] = []

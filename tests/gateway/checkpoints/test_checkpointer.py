@@ -239,3 +239,28 @@ def test_a_batch_that_never_committed_leaves_no_journal(
         with pytest.raises(Exception, match="down for the test"):
             pipeline.process(batches[1])
     assert journal_size(engine, SCOPE) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_sink_that_resolves_an_order_inside_the_batch_teaches_the_detectors(
+    engine: Engine, batches: list[list[RawMessage]]
+) -> None:
+    """The demo's technicians resolve orders from the sink, on the pipeline's thread."""
+    detector = HousecallDetector()
+    pipeline = durable_pipeline(engine, detector)
+
+    class ResolvingSink:
+        def __init__(self) -> None:
+            self.taught = 0
+
+        def handle(self, device: object, ts: object, signals: object) -> None:
+            if not self.taught:
+                outcome = Outcome(sorted(detector.devices)[0], Fault.DIRTY_FILTER, None)
+                pipeline.learn_from_outcome(outcome)
+                self.taught += 1
+
+    sink = ResolvingSink()
+    pipeline.sink = sink
+    feed(pipeline, batches[:2])
+    assert sink.taught == 1
+    assert journal_size(engine, SCOPE) == 3  # batch, outcome, batch: in the order learned
