@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from simulators.catalog import AcModel
 from simulators.refrigerant import PROPS
+from simulators.variation import AC_SPREADS, draw_constants
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -102,8 +103,6 @@ _SHORTFALL_S = 3600.0
 _LOCKOUT_S = 180.0
 _DEFROST_S = 360.0
 _T_EVAP_REF = 10.0
-_T_COND_DROOP = 58.0
-_T_DISCHARGE_DROOP = 104.0
 
 
 @dataclass
@@ -161,7 +160,9 @@ class AcFleet:
         *,
         windows_per_week: float = 1.0,
         glitch_rate: float = 0.0005,
+        physics: dict[str, FloatArray] | None = None,
     ) -> None:
+        """``physics``: the units' constants from :mod:`simulators.variation` (nominal if None)."""
         n = len(models)
         self.n = n
         self.region_idx = region_idx
@@ -170,24 +171,35 @@ class AcFleet:
         self.glitch_rate = glitch_rate
         self.windows_per_week = windows_per_week
         f = np.array
+        if physics is None:
+            physics = draw_constants(AC_SPREADS, 0.0, [0] * n, list(range(n)), seed=0, stream=0)
+        k = physics
+        self.k = k
         self.cap_w = f([m.capacity_w for m in models])
         self.hz_min = f([m.hz_min for m in models], dtype=np.float64)
         self.hz_max = f([m.hz_max for m in models], dtype=np.float64)
         self.hz_nom = f([m.hz_nominal for m in models], dtype=np.float64)
-        self.in_fan_max = f([m.indoor_fan_max_rpm for m in models], dtype=np.float64)
-        self.out_fan_max = f([m.outdoor_fan_max_rpm for m in models], dtype=np.float64)
+        self.in_fan_max = (
+            f([m.indoor_fan_max_rpm for m in models], dtype=np.float64) * k["fan_rpm_k"]
+        )
+        self.out_fan_max = (
+            f([m.outdoor_fan_max_rpm for m in models], dtype=np.float64) * k["fan_rpm_k"]
+        )
         self.is_r32 = f([m.refrigerant == "R32" for m in models])
         r32, r410 = PROPS["R32"], PROPS["R410A"]
         self._sat = tuple(np.where(self.is_r32, getattr(r32, k), getattr(r410, k)) for k in "abc")
-        self.exponent = np.where(self.is_r32, r32.discharge_exponent, r410.discharge_exponent)
-        self.eta = np.where(self.is_r32, 0.60, 0.57) * rng.uniform(0.97, 1.03, n)
+        self.exponent = (
+            np.where(self.is_r32, r32.discharge_exponent, r410.discharge_exponent)
+            * k["discharge_exp"]
+        )
+        self.eta = np.where(self.is_r32, 0.60, 0.57) * rng.uniform(0.97, 1.03, n) * k["eta"]
         # Heat exchangers sized from the nominal capacity (unit-to-unit spread of a few %).
-        self.ua_in = self.cap_w / 13.0 * rng.uniform(0.95, 1.05, n)
-        self.ua_out = self.cap_w * 1.3 / 10.0 * rng.uniform(0.95, 1.05, n)
-        self.eev_k = 260.0 * rng.uniform(0.92, 1.08, n)
+        self.ua_in = self.cap_w / 13.0 * rng.uniform(0.95, 1.05, n) * k["ua_in"]
+        self.ua_out = self.cap_w * 1.3 / 10.0 * rng.uniform(0.95, 1.05, n) * k["ua_out"]
+        self.eev_k = 260.0 * rng.uniform(0.92, 1.08, n) * k["eev_k"]
         # The room: effective envelope UA, thermal mass, sun and people, sized to the unit.
         sizing = rng.uniform(0.5, 0.8, n)
-        design_load = sizing * self.cap_w
+        design_load = sizing * self.cap_w * k["room_load_k"]
         self.ua_room = np.maximum(25.0, (0.7 * design_load - 180.0) / 8.0)
         self.c_room = self.ua_room * rng.uniform(1.5, 3.5, n) * 3600.0  # tau of 1.5-3.5 h
         self.solar_w = 0.25 * design_load * rng.uniform(0.5, 1.3, n)
@@ -199,7 +211,7 @@ class AcFleet:
         self.cool_above = rng.uniform(18.0, 22.0, n)
         self.heat_below = rng.uniform(11.0, 15.5, n)
         self.humid_region = np.zeros(n, dtype=bool)
-        self.sensor_bias = rng.normal(0.0, 0.15, (len(AC_FIELDS), n))
+        self.sensor_bias = rng.normal(0.0, 0.15, (len(AC_FIELDS), n)) * k["bias_k"]
         # Brand-new units run in: volumetric efficiency a few % low for their first weeks.
         self.new_unit = new_unit
         self.run_in = np.where(new_unit, rng.uniform(0.02, 0.05, n), 0.0)
@@ -232,6 +244,40 @@ class AcFleet:
         self.day_sp_hour = np.zeros(n)
         self.day_alt_mode = np.zeros(n, dtype=np.int64)
         self.last_day_mode = np.zeros(n, dtype=np.int64)
+        self._derive_constants()
+
+    def _derive_constants(self) -> None:
+        """Constants the step needs in derived form, computed once.
+
+        Spans are written as today's nominal minus the drawn offset (not ``1 - base``),
+        so at zero variation every product is bit-for-bit today's.
+        """
+        k = self.k
+        self.in_fan_span = 0.5 - (k["in_fan_base"] - 0.5)
+        self.out_fan_span = 0.55 - (k["out_fan_base"] - 0.45)
+        speed_ctl = k["fan_speed_ctl"] > 0.5
+        # Against a dirty filter a torque-controlled fan speeds up and draws a little more
+        # power; a speed-controlled one holds its rpm and draws more power to do it.
+        self.filter_rpm_gain = np.where(speed_ctl, 0.0, k["filter_rpm_k"])
+        self.filter_fan_w_gain = np.where(speed_ctl, k["speed_fan_w_k"], k["filter_fan_w_k"])
+        self.filter_airflow = np.minimum(k["filter_airflow_k"], 0.95)
+        self.air_mass_k = 0.26 * self.cap_w / 3500.0 * k["airflow_k"]
+        self._flash_work = bool(np.any(k["flash_work"] != 0.0))
+        self._air_limit = bool(
+            np.any(k["ua_in"] != 1.0) or np.any(k["shr"] != 0.72) or np.any(k["airflow_k"] != 1.0)
+        )
+        self._placed = bool(
+            np.any(k["coil_in_place"] != 0.0)
+            or np.any(k["coil_out_place"] != 0.0)
+            or np.any(k["suction_offset_c"] != 0.0)
+            or np.any(k["discharge_place"] != 0.0)
+        )
+        self._coarse = bool(
+            np.any(k["temp_step"] != 0.1)
+            or np.any(k["current_step"] != 0.01)
+            or np.any(k["power_step"] != 1.0)
+            or np.any(k["rpm_step"] != 10.0)
+        )
 
     # -- household -----------------------------------------------------------------
 
@@ -334,8 +380,9 @@ class AcFleet:
         stopping = self.comp_on & ((err < -1.0) | ~conditioning | locked)
         self.comp_on = (self.comp_on | starting) & ~stopping
         self.integ = np.where(self.comp_on, self.integ, 0.3 * self.hz_nom)
-        kp = 18.0
-        ki = 0.006
+        k = self.k
+        kp = k["kp"]
+        ki = k["ki"]
         hz_cmd = kp * err + self.integ
         hz_ceiling = np.where(mode == MODE_DRY, np.minimum(45.0, self.hz_max), self.hz_max)
         saturated_hi = (hz_cmd >= hz_ceiling) & (err > 0)
@@ -363,33 +410,50 @@ class AcFleet:
                 np.where(
                     mode == MODE_FAN,
                     0.7,
-                    np.where(running, 0.5 + 0.5 * np.maximum(demand, self.hz / self.hz_max), 0.4),
+                    np.where(
+                        running,
+                        k["in_fan_base"]
+                        + self.in_fan_span * np.maximum(demand, self.hz / self.hz_max),
+                        0.4,
+                    ),
                 ),
             ),
         )
         in_cmd = np.where(defrosting, 0.0, in_cmd)
-        in_rpm = in_cmd * self.in_fan_max * (1.0 + 0.25 * faults.filter_block)
-        airflow_in = in_cmd * (1.0 - 0.85 * faults.filter_block)
-        out_cmd = np.where(running & ~defrosting, 0.45 + 0.55 * hz / self.hz_max, 0.0)
+        in_rpm = in_cmd * self.in_fan_max * (1.0 + self.filter_rpm_gain * faults.filter_block)
+        airflow_in = in_cmd * (1.0 - self.filter_airflow * faults.filter_block)
+        out_cmd = np.where(
+            running & ~defrosting, k["out_fan_base"] + self.out_fan_span * hz / self.hz_max, 0.0
+        )
         fan_alive = faults.fan_health >= 0.45
         out_rpm = out_cmd * self.out_fan_max * np.where(fan_alive, faults.fan_health, 0.0)
         airflow_out = np.maximum(out_rpm / self.out_fan_max, 0.12)
 
         # -- refrigerant cycle --
-        ua_in = self.ua_in * np.maximum(airflow_in, 0.05) ** 0.8
-        ua_out = self.ua_out * airflow_out**0.75 * (1.0 - faults.condenser_fouling)
+        ua_in = self.ua_in * np.maximum(airflow_in, 0.05) ** k["ua_in_exp"]
+        if self._air_limit:
+            # A coil cannot take the air below its own temperature: its conductance is
+            # bounded by the air stream's heat capacity (effectiveness below one), which
+            # matters for a large coil on a slow fan.
+            air_w_per_k = self.air_mass_k * np.maximum(airflow_in, 0.05) * 1005.0
+            ua_in = np.minimum(ua_in, 0.85 * air_w_per_k / k["shr"])
+        ua_out = self.ua_out * airflow_out ** k["ua_out_exp"] * (1.0 - faults.condenser_fouling)
         frost_factor = 1.0 / (1.0 + 0.8 * self.frost)
         ua_out_heat = (
-            self.ua_out * airflow_out**0.75 * (1.0 - 0.7 * faults.condenser_fouling) * frost_factor
+            self.ua_out
+            * airflow_out ** k["ua_out_exp"]
+            * (1.0 - k["fouling_heat_k"] * faults.condenser_fouling)
+            * frost_factor
         )
         ua_evap = np.where(heating, ua_out_heat, ua_in)
         ua_cond = np.where(heating, ua_in, ua_out)
         air_evap = np.where(heating, outdoor, self.t_room)
         air_cond = np.where(heating, self.t_room, outdoor)
-        deficit = faults.charge_deficit
+        # The same charge lost starves a unit with a small receiver sooner.
+        deficit = faults.charge_deficit * k["charge_k"]
         # Flash gas at the EEV inlet as subcooling is lost: the valve needs more travel.
         flash = 1.0 + 3.0 * deficit + 12.0 * deficit**2
-        wear_eff = 1.0 - 0.95 * faults.compressor_wear
+        wear_eff = 1.0 - k["wear_q_k"] * faults.compressor_wear
         t_e = np.minimum(self.t_evap, air_evap - 0.5)
         t_c = np.maximum(self.t_cond, air_cond + 0.5)
         a, b, c = self._sat
@@ -402,7 +466,7 @@ class AcFleet:
         for _ in range(7):
             # Firmware droops the compressor within seconds near the pressure and
             # discharge limits, so the droop acts inside the steady-state solution.
-            over = np.maximum(6.0 * (t_c - _T_COND_DROOP), 3.0 * (t_dis_est - _T_DISCHARGE_DROOP))
+            over = np.maximum(6.0 * (t_c - k["cond_droop_c"]), 3.0 * (t_dis_est - k["dis_droop_c"]))
             hz_lim = _clip(
                 hz_lim - 0.5 * np.maximum(over, -8.0), self.hz_min, np.maximum(hz_req, self.hz_min)
             )
@@ -412,7 +476,9 @@ class AcFleet:
             p_e = np.exp(a + b * t_e + c * t_e * t_e)
             p_c = np.exp(a + b * t_c + c * t_c * t_c)
             ratio = p_c / p_e
-            vol_eff = _clip(1.0 - 0.03 * (ratio - 2.8), 0.5, 1.1) * (1.0 - self.run_in)
+            vol_eff = _clip(1.0 - k["vol_eff_slope"] * (ratio - 2.8), 0.5, 1.1) * (
+                1.0 - self.run_in
+            )
             # The EEV opens to hold superheat: it needs more travel as charge is lost
             # (flash gas at its inlet) and as the pressure difference shrinks.
             dp = np.maximum(p_c - p_e, 150.0)
@@ -430,12 +496,14 @@ class AcFleet:
             t_e = np.minimum(t_e, air_evap - 0.2)
             q_e = np.maximum(ua_eff * (air_evap - t_e), 0.0)
             lift = np.maximum(t_c - t_e, 5.0)
-            part_load = 1.0 - 0.12 * np.abs(hz / self.hz_nom - 0.8)
+            part_load = 1.0 - k["part_load"] * np.abs(hz / self.hz_nom - 0.8)
             cop_comp = self.eta * part_load * (t_e + 273.15) / (lift + 4.0)
             # Internal leakage recompresses gas: wasted work per unit of useful capacity.
-            w = q_e / np.maximum(cop_comp, 0.5) * (1.0 + 0.35 * faults.compressor_wear)
+            w = q_e / np.maximum(cop_comp, 0.5) * (1.0 + k["wear_w_k"] * faults.compressor_wear)
+            if self._flash_work:
+                w = w / (1.0 - k["flash_work"] * 0.6 * np.minimum(deficit, 1.0))
             t_c = np.where(running, air_cond + (q_e + w) / np.maximum(ua_cond, 1.0), air_cond)
-            sh_est = 5.0 + 38.0 * starvation
+            sh_est = k["sh_cool_k"] + 38.0 * starvation
             t_dis_est = (t_e + sh_est + 273.15) * np.maximum(ratio, 1.0) ** self.exponent - 273.15
             t_dis_est = t_dis_est + 4.0 * hz / self.hz_max + 25.0 * deficit
         self.hz = hz
@@ -446,13 +514,13 @@ class AcFleet:
         p_e = np.exp(a + b * t_e + c * t_e * t_e)
         p_c = np.exp(a + b * t_c + c * t_c * t_c)
         ratio = p_c / p_e
-        sh_target = np.where(heating, 3.0, 5.0)
+        sh_target = np.where(heating, k["sh_heat_k"], k["sh_cool_k"])
         superheat = (
             sh_target
             + 38.0 * starvation
-            - 2.5 * faults.filter_block * cooling
-            - 2.0 * faults.compressor_wear
-            - 1.2 * faults.condenser_fouling * cooling
+            - k["filter_sh_k"] * faults.filter_block * cooling
+            - k["wear_sh_k"] * faults.compressor_wear
+            - k["fouling_sh_k"] * faults.condenser_fouling * cooling
             + 0.4 * noise[_FIELD["suction_temp_c"]]
         )
         superheat = np.where(starting, superheat + 6.0, superheat)
@@ -462,7 +530,7 @@ class AcFleet:
         t_discharge = (
             t_discharge
             + 4.0 * (hz / self.hz_max)
-            - 10.0 * faults.filter_block * cooling
+            - k["filter_dis_k"] * faults.filter_block * cooling
             + 25.0 * deficit
             - np.where(starting, 15.0, 0.0)
         )
@@ -477,20 +545,25 @@ class AcFleet:
         p_c = np.where(defrosting, 1000.0, p_c)
         dp = np.maximum(p_c - p_e, 150.0)
         eev_open = self.eev_k * (q0 / self.cap_w) * np.sqrt(1800.0 / dp) * flash
-        eev_open = eev_open * (1.0 - 0.25 * faults.filter_block * cooling)
+        eev_open = eev_open * (1.0 - k["filter_eev_k"] * faults.filter_block * cooling)
         eev = np.where(running, _clip(eev_open, 40.0, 480.0), np.where(conditioning, 100.0, 0.0))
         # Delivered capacity to the room: cooling removes Q_e, heating adds Q_e + W.
         q_cool = np.where(cooling & running & ~defrosting, q_e, 0.0)
         q_heat = np.where(heating & running & ~defrosting, q_e + w, 0.0)
         q_heat = np.where(defrosting, -0.15 * self.cap_w, q_heat)
-        fan_w = 8.0 + 45.0 * in_cmd**3 * (1.0 + 0.5 * faults.filter_block) + 60.0 * out_cmd**3
+        fan_w = (
+            8.0
+            + k["in_fan_w"] * in_cmd**3 * (1.0 + self.filter_fan_w_gain * faults.filter_block)
+            + k["out_fan_w"] * out_cmd**3
+        )
         comp_w = np.where(running, w, 0.0)
-        power = np.where(mode == MODE_OFF, 4.0, comp_w / 0.94 + fan_w)
-        current = np.where(running, comp_w / 0.94 / 230.0 / 0.97, 0.0)
-        air_mass = 0.26 * self.cap_w / 3500.0 * np.maximum(airflow_in, 0.05)
+        inverter = k["inverter_eff"]
+        power = np.where(mode == MODE_OFF, k["standby_w"], comp_w / inverter + fan_w)
+        current = np.where(running, comp_w / inverter / 230.0 / k["power_factor"], 0.0)
+        air_mass = self.air_mass_k * np.maximum(airflow_in, 0.05)
         supply = np.where(
             running & cooling,
-            self.t_room - 0.72 * q_e / (air_mass * 1005.0),
+            self.t_room - k["shr"] * q_e / (air_mass * 1005.0),
             np.where(
                 running & heating & ~defrosting,
                 self.t_room + q_heat / (air_mass * 1005.0),
@@ -501,10 +574,10 @@ class AcFleet:
 
         # -- protections and what the customer notices --
         errors: list[tuple[int, str]] = []
-        hp_limit = 4150.0
+        hp_limit = k["hp_limit_kpa"]
         self.hz_cap = np.where(running & ~defrosting, hz_lim, self.hz_max)
         trip_hp = running & ~defrosting & (p_c > hp_limit)
-        trip_dis = running & ~defrosting & (t_discharge > 115.0) & ~trip_hp
+        trip_dis = running & ~defrosting & (t_discharge > k["dis_trip_c"]) & ~trip_hp
         fan_lock = running & ~defrosting & ~fan_alive & (out_cmd > 0)
         # Refrigerant shortage: superheat the EEV cannot pull down, for half an hour.
         starving = running & ~defrosting & ~starting & (superheat > 20.0)
@@ -580,6 +653,15 @@ class AcFleet:
         idle_coil_out = outdoor
         indoor_coil = np.where(running, indoor_coil, idle_coil_in)
         outdoor_coil = np.where(running, outdoor_coil, idle_coil_out)
+        if self._placed:
+            indoor_coil, outdoor_coil, t_suction, t_discharge = self._placement(
+                running,
+                indoor_coil=indoor_coil,
+                outdoor_coil=outdoor_coil,
+                t_suction=t_suction,
+                t_discharge=t_discharge,
+                outdoor=outdoor,
+            )
         t_suction = np.where(running, t_suction, idle_coil_out)
         t_discharge = np.where(running, t_discharge, idle_coil_out + 3.0)
 
@@ -609,9 +691,43 @@ class AcFleet:
             "t_room_true": self.t_room.copy(),
             "window": window.astype(np.float64),
             "defrosting": defrosting.astype(np.float64),
+            "indoor_fan_w": k["in_fan_w"]
+            * in_cmd**3
+            * (1.0 + self.filter_fan_w_gain * faults.filter_block),
         }
         values = self._read_sensors(values, noise, glitch, faults, running)
         return AcStep(mode=mode, values=values, errors=errors, user=user, truth=truth)
+
+    def _placement(
+        self,
+        running: BoolArray,
+        *,
+        indoor_coil: FloatArray,
+        outdoor_coil: FloatArray,
+        t_suction: FloatArray,
+        t_discharge: FloatArray,
+        outdoor: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """What thermistors where a model put them read while the compressor runs.
+
+        A coil thermistor clipped near the end of a circuit, or partly in the air stream,
+        reads a share of the way from the refrigerant towards the air; a suction pipe
+        thermistor under thin insulation reads a little warm; a discharge thermistor on
+        the pipe surface reads below the gas. The readings still follow the refrigerant,
+        so every fault moves them the same way.
+        """
+        k = self.k
+        indoor_coil = np.where(
+            running, indoor_coil + k["coil_in_place"] * (self.t_room - indoor_coil), indoor_coil
+        )
+        outdoor_coil = np.where(
+            running, outdoor_coil + k["coil_out_place"] * (outdoor - outdoor_coil), outdoor_coil
+        )
+        t_suction = np.where(running, t_suction + k["suction_offset_c"], t_suction)
+        t_discharge = np.where(
+            running, t_discharge - k["discharge_place"] * (t_discharge - outdoor), t_discharge
+        )
+        return indoor_coil, outdoor_coil, t_suction, t_discharge
 
     def _read_sensors(
         self,
@@ -621,17 +737,19 @@ class AcFleet:
         faults: AcFaultInputs,
         running: BoolArray,
     ) -> FloatArray:
+        k = self.k
         temps = slice(_FIELD["room_temp_c"], _FIELD["discharge_temp_c"] + 1)
-        values[temps] += self.sensor_bias[temps] + 0.08 * noise[temps]
-        values[_FIELD["compressor_current_a"]] *= 1.0 + 0.01 * noise[_FIELD["compressor_current_a"]]
-        values[_FIELD["power_w"]] *= 1.0 + 0.01 * noise[_FIELD["power_w"]]
+        values[temps] += self.sensor_bias[temps] + k["temp_noise_k"] * noise[temps]
+        elec = k["elec_noise"]
+        values[_FIELD["compressor_current_a"]] *= 1.0 + elec * noise[_FIELD["compressor_current_a"]]
+        values[_FIELD["power_w"]] *= 1.0 + elec * noise[_FIELD["power_w"]]
         fan_rows = [_FIELD["indoor_fan_rpm"], _FIELD["outdoor_fan_rpm"]]
-        values[fan_rows] += np.where(values[fan_rows] > 0, 8.0 * noise[fan_rows], 0.0)
+        values[fan_rows] += np.where(values[fan_rows] > 0, k["rpm_noise"] * noise[fan_rows], 0.0)
         # One-sample glitches: a thermistor reads a spike (connector, EMI) for one sample.
         spikes = glitch[temps]
         if spikes.any():
             values[temps] = np.where(
-                spikes, values[temps] + 25.0 * np.sign(noise[temps]), values[temps]
+                spikes, values[temps] + k["glitch_k"] * np.sign(noise[temps]), values[temps]
             )
         # Injected sensor faults.
         for i in np.nonzero(faults.sensor_row >= 0)[0].tolist():
@@ -646,6 +764,8 @@ class AcFleet:
             elif mode == 3:
                 values[row, i] = np.nan
         # Quantisation as firmware reports it.
+        if self._coarse:
+            return self._quantise(values, temps, fan_rows)
         values[temps] = np.round(values[temps], 1)
         values[_FIELD["setpoint_c"]] = np.round(values[_FIELD["setpoint_c"]] * 2.0) / 2.0
         values[_FIELD["supply_temp_c"]] = np.round(values[_FIELD["supply_temp_c"]], 1)
@@ -656,3 +776,27 @@ class AcFleet:
         values[_FIELD["power_w"]] = np.round(values[_FIELD["power_w"]])
         _ = running
         return values
+
+    def _quantise(self, values: FloatArray, temps: slice, fan_rows: list[int]) -> FloatArray:
+        """Rounding as each model's firmware reports: its own steps for each reading."""
+        k = self.k
+        temp_rows = [*range(temps.start, temps.stop), _FIELD["supply_temp_c"]]
+        temp_rows.append(_FIELD["outdoor_temp_c"])
+        values[temp_rows] = _steps(values[temp_rows], k["temp_step"])
+        values[_FIELD["setpoint_c"]] = np.round(values[_FIELD["setpoint_c"]] * 2.0) / 2.0
+        row = _FIELD["compressor_current_a"]
+        values[row] = _steps(values[row], k["current_step"])
+        values[_FIELD["eev_steps"]] = np.round(values[_FIELD["eev_steps"]])
+        values[fan_rows] = np.maximum(_steps(values[fan_rows], k["rpm_step"]), 0.0)
+        values[_FIELD["power_w"]] = _steps(values[_FIELD["power_w"]], k["power_step"])
+        return values
+
+
+def _steps(x: FloatArray, step: FloatArray) -> FloatArray:
+    """``x`` rounded to multiples of ``step`` (per unit), without binary fractions' tails.
+
+    >>> _steps(np.array([23.46, 0.349, 1234.0]), np.array([0.5, 0.1, 50.0])).tolist()
+    [23.5, 0.3, 1250.0]
+    """
+    out: FloatArray = np.round(np.round(x / step) * step, 2)
+    return out

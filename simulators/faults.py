@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edge.contract import FAULTS_BY_KIND, Fault, Kind
+from simulators.variation import stretch_ramp_days, stretch_severity
 
 DAY_S = 86400.0
 #: The only codes a sensor fault itself shows (AC thermistor, washer temperature and level).
@@ -218,13 +219,18 @@ def draw_plan(
     sudden: bool | None = None,
     sensor: str | None = None,
     sensor_mode: str | None = None,
+    variation: float = 0.0,
 ) -> FaultPlan:
-    """A fault with its unit-specific progression; explicit arguments override the draw."""
+    """A fault with its unit-specific progression; explicit arguments override the draw.
+
+    ``variation`` (the fleet's physics variation) widens the drawn severity and ramp:
+    milder faults, and faster or slower ones, than the nominal fleet's.
+    """
     if fault not in FAULTS_BY_KIND[kind]:
         raise ValueError(f"{fault.value} is not a {kind.value} fault")
     draw_sudden = bool(rng.random() < SUDDEN_VARIANTS.get(fault, 0.0))
-    draw_ramp = float(rng.uniform(14.0, 36.0))
-    draw_severity = float(rng.uniform(0.75, 1.0))
+    draw_ramp = stretch_ramp_days(float(rng.uniform(14.0, 36.0)), variation)
+    draw_severity = stretch_severity(float(rng.uniform(0.75, 1.0)), variation)
     sensors = AC_SENSORS if kind is Kind.AC else WASHER_SENSORS
     draw_sensor = str(rng.choice(sensors))
     is_sudden = draw_sudden if sudden is None else sudden

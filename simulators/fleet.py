@@ -15,8 +15,10 @@ The API other packages call::
 
 - ``FleetConfig(devices, days, seed=7, start=2026-06-01T00:00Z, ac_share=0.6,
   ac_interval_s=60, washer_interval_s=10, scenario=None, fault_rate=0.3,
-  faults_enabled=True, regions=None)``; ``config.healthy_twin()`` is the same fleet, weather and
-  use with every fault removed.
+  faults_enabled=True, regions=None, physics_variation=0.0)``; ``config.healthy_twin()`` is
+  the same fleet, weather and use with every fault removed. ``physics_variation`` (0..1)
+  draws every physics and sensor constant per model and per unit from ranges that widen
+  with it (:mod:`simulators.variation`); 0 is the nominal fleet, message for message.
 - ``SimMessage`` (a NamedTuple): ``epoch_s``, ``device_id``, ``topic``, ``payload``
   (the exact contract bytes), ``retain`` (births and status), ``channel``; ``ts`` is a
   property giving the aware UTC ``datetime``.
@@ -38,7 +40,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
@@ -74,6 +76,15 @@ from simulators.catalog import (
 )
 from simulators.faults import DAY_S, FaultPlan, FaultTruth, draw_plan
 from simulators.scenario import Confounders, Scenario
+from simulators.variation import (
+    AC_SPREADS,
+    AC_STREAM,
+    WASHER_SPREADS,
+    WASHER_STREAM,
+    FloatArray,
+    UnitConstants,
+    draw_constants,
+)
 from simulators.washer import ERROR_TEXT as WASHER_ERROR_TEXT
 from simulators.washer import WASHER_FIELDS, CycleResult, WasherFaults, WasherUnit, run_cycle
 from simulators.weather import RegionalWeather, mains_water_c
@@ -125,6 +136,8 @@ class FleetConfig:
     faults_enabled: bool = True
     #: Restrict the fleet to these regions (ISO 3166-2 codes of the catalogue); None: all.
     regions: tuple[str, ...] | None = None
+    #: Domain randomisation, 0..1: 0 the nominal physics, 1 every constant drawn wide.
+    physics_variation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.devices < 1:
@@ -137,6 +150,8 @@ class FleetConfig:
             raise ValueError("the washer interval must be 5 to 60 s (contract)")
         if not 0.0 <= self.ac_share <= 1.0 or not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError("ac_share and fault_rate must be between 0 and 1")
+        if not 0.0 <= self.physics_variation <= 1.0:
+            raise ValueError("physics_variation must be between 0 and 1")
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware (UTC)")
         if self.regions is not None:
@@ -300,6 +315,7 @@ def plan_faults(config: FleetConfig, devices: list[DeviceInfo]) -> list[FaultPla
             sudden=spec.sudden,
             sensor=spec.sensor,
             sensor_mode=spec.sensor_mode,
+            variation=config.physics_variation,
         )
     rate = config.effective_fault_rate
     for dev in devices:
@@ -319,7 +335,9 @@ def plan_faults(config: FleetConfig, devices: list[DeviceInfo]) -> list[FaultPla
         cum = np.cumsum(weights / weights.sum())
         fault = kind_faults[int(np.searchsorted(cum, pick, side="right").clip(0, len(cum) - 1))]
         first = max(start_s, dev.active_from_s) + 2.0 * DAY_S
-        plan = draw_plan(prng, dev.index, dev.kind, fault, first)
+        plan = draw_plan(
+            prng, dev.index, dev.kind, fault, first, variation=config.physics_variation
+        )
         # Gradual faults develop over weeks but fit the run, and start early enough
         # that most become noticeable before it ends (ground truth says when not).
         plan.ramp_s = min(plan.ramp_s, max(10.0, 0.8 * days - 2.0) * DAY_S)
@@ -382,6 +400,38 @@ class FleetRun:
             d.device_id: {ch: appliance_topic(d.device_id, ch) for ch in Channel}
             for d in self.devices
         }
+        self._ac_devs = [d for d in self.devices if d.kind is Kind.AC]
+        self._wm_devs = [d for d in self.devices if d.kind is Kind.WASHER]
+        v = config.physics_variation
+        #: Physics and sensor constants per unit (arrays over the fleet's ACs and washers,
+        #: in fleet order), drawn from their own seeded streams.
+        self.ac_constants = draw_constants(
+            AC_SPREADS,
+            v,
+            [_catalogue_index(d) for d in self._ac_devs],
+            [d.index for d in self._ac_devs],
+            seed=config.seed,
+            stream=AC_STREAM,
+        )
+        self.washer_constants = draw_constants(
+            WASHER_SPREADS,
+            v,
+            [_catalogue_index(d) for d in self._wm_devs],
+            [d.index for d in self._wm_devs],
+            seed=config.seed,
+            stream=WASHER_STREAM,
+        )
+
+    def constants(self, device_id: str) -> dict[str, float]:
+        """One device's physics and sensor constants (see :mod:`simulators.variation`)."""
+        for devs, table in (
+            (self._ac_devs, self.ac_constants),
+            (self._wm_devs, self.washer_constants),
+        ):
+            for pos, dev in enumerate(devs):
+                if dev.device_id == device_id:
+                    return dict(UnitConstants(table, pos))
+        raise KeyError(device_id)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -448,8 +498,8 @@ class FleetRun:
         start_s = cfg.start.timestamp()
         end_s = start_s + cfg.days * DAY_S
         window = float(cfg.ac_interval_s)
-        ac_devs = [d for d in self.devices if d.kind is Kind.AC]
-        wm_devs = [d for d in self.devices if d.kind is Kind.WASHER]
+        ac_devs = self._ac_devs
+        wm_devs = self._wm_devs
         regions = sorted({d.region for d in self.devices})
         region_pos = {r: i for i, r in enumerate(regions)}
         weather = RegionalWeather.build(
@@ -482,6 +532,7 @@ class FleetRun:
                 ac_new,
                 windows_per_week=conf.windows_per_week,
                 glitch_rate=conf.glitch_rate,
+                physics=self.ac_constants,
             )
             if n_ac
             else None
@@ -498,9 +549,14 @@ class FleetRun:
         prev_powered = np.zeros(n_ac, dtype=bool)
 
         # Washers: next cycle start per unit.
+        nominal_washers = cfg.physics_variation == 0.0
         wm_units = [
-            WasherUnit(d.spec, np.random.default_rng([cfg.seed, 5, d.index]))  # type: ignore[arg-type]
-            for d in wm_devs
+            WasherUnit(
+                d.spec,  # type: ignore[arg-type]
+                np.random.default_rng([cfg.seed, 5, d.index]),
+                None if nominal_washers else UnitConstants(self.washer_constants, w),
+            )
+            for w, d in enumerate(wm_devs)
         ]
         wm_sched_rng = [np.random.default_rng([cfg.seed, 6, d.index]) for d in wm_devs]
         wm_cycle_no = [0] * len(wm_devs)
@@ -605,7 +661,7 @@ class FleetRun:
                 sun = weather.sunshine(ac_region, t)
                 daily = weather.daily_mean_c(ac_region, t)
                 powered_arr = online_arr[ac_index] & (t + ac_phase >= ac_from)
-                faults, sensor_events = self._ac_fault_inputs(n_ac, ac_plans, t)
+                faults, sensor_events = self._ac_fault_inputs(n_ac, ac_plans, t, fleet.k)
                 step = fleet.step(
                     t,
                     dt,
@@ -699,7 +755,9 @@ class FleetRun:
                         continue
                     begin = float(math.floor(begin))  # firmware clocks tick in seconds
                     inlet = mains_water_c(dev.region, begin)
-                    wf, sensor_opened = self._washer_faults(plans_by_dev.get(dev.index), begin)
+                    wf, sensor_opened = self._washer_faults(
+                        plans_by_dev.get(dev.index), begin, unit.k
+                    )
                     result = run_cycle(
                         unit,
                         program,
@@ -772,8 +830,13 @@ class FleetRun:
                 disconnect(dev, at)
 
     def _ac_fault_inputs(
-        self, n: int, ac_plans: list[tuple[int, FaultPlan]], t: float
+        self,
+        n: int,
+        ac_plans: list[tuple[int, FaultPlan]],
+        t: float,
+        k: dict[str, FloatArray],
     ) -> tuple[AcFaultInputs, list[int]]:
+        """Each faulty unit's physical degradation now: its level times its magnitude."""
         faults = AcFaultInputs.healthy(n)
         sensor_events: list[int] = []
         for j, plan in ac_plans:
@@ -782,15 +845,16 @@ class FleetRun:
                 continue
             f = plan.fault
             if f is Fault.REFRIGERANT_LEAK:
-                faults.charge_deficit[j] = 0.5 * level
+                faults.charge_deficit[j] = min(k["fault_charge"][j] * level, 0.7)
             elif f is Fault.CONDENSER_FOULING:
-                faults.condenser_fouling[j] = 0.88 * level
+                faults.condenser_fouling[j] = min(k["fault_fouling"][j] * level, 0.95)
             elif f is Fault.OUTDOOR_FAN_FAILURE:
-                faults.fan_health[j] = 0.0 if plan.sudden else 1.0 - 0.75 * level
+                fade = min(k["fault_fan"][j] * level, 1.0)
+                faults.fan_health[j] = 0.0 if plan.sudden else 1.0 - fade
             elif f is Fault.DIRTY_FILTER:
-                faults.filter_block[j] = 0.95 * level
+                faults.filter_block[j] = min(k["fault_filter"][j] * level, 0.98)
             elif f is Fault.COMPRESSOR_WEAR:
-                faults.compressor_wear[j] = 0.9 * level
+                faults.compressor_wear[j] = min(k["fault_wear"][j] * level, 0.95)
             elif f is Fault.SENSOR_FAULT and plan.sensor in SENSOR_ROWS:
                 faults.sensor_row[j] = SENSOR_ROWS[plan.sensor]
                 failed = t >= plan.onset_s + plan.ramp_s
@@ -803,10 +867,13 @@ class FleetRun:
                 else:
                     faults.sensor_mode[j] = 2
                     sign = 1.0 if plan.device % 2 == 0 else -1.0
-                    faults.sensor_drift_k[j] = sign * (1.0 + 9.0 * level)
+                    faults.sensor_drift_k[j] = sign * (1.0 + 9.0 * level) * k["fault_drift_k"][j]
         return faults, sensor_events
 
-    def _washer_faults(self, plan: FaultPlan | None, t: float) -> tuple[WasherFaults, bool]:
+    def _washer_faults(
+        self, plan: FaultPlan | None, t: float, k: Mapping[str, float]
+    ) -> tuple[WasherFaults, bool]:
+        """One washer's degradation for the cycle starting at ``t`` (level times magnitude)."""
         wf = WasherFaults()
         if plan is None:
             return wf, False
@@ -814,28 +881,30 @@ class FleetRun:
         if level <= 0.0:
             return wf, False
         f = plan.fault
+        mech = min(1.0, level * k["fault_mech"])
         if f is Fault.BEARING_WEAR:
-            wf.bearing = level
+            wf.bearing = mech
         elif f is Fault.DRAIN_PUMP_CLOG:
-            wf.drain_clog = min(0.99, 1.25 * level)
+            wf.drain_clog = min(0.99, k["fault_drain"] * level)
             wf.drain_dry_run = _dry_run(self.config.seed, plan.device)
         elif f is Fault.INLET_VALVE_RESTRICTION:
-            wf.inlet_restriction = min(0.98, 1.2 * level)
+            wf.inlet_restriction = min(0.98, k["fault_inlet"] * level)
         elif f is Fault.HEATER_FAILURE:
             if plan.sudden:
                 wf.heater_open = True
             else:
-                wf.heater_scale = min(1.0, 1.2 * level)
+                wf.heater_scale = min(1.0, k["fault_heater"] * level)
         elif f is Fault.MOTOR_BELT_SLIP:
-            wf.belt_slip = level
+            wf.belt_slip = mech
         elif f is Fault.SUSPENSION_WEAR:
-            wf.suspension = level
+            wf.suspension = mech
         elif f is Fault.SENSOR_FAULT:
             wf.sensor = plan.sensor
             failed = t >= plan.onset_s + plan.ramp_s
             wf.sensor_mode = "open" if failed else plan.sensor_mode
             scale = 12.0 if plan.sensor == "water_temp_c" else 40.0
-            wf.sensor_offset = (1.0 if plan.device % 2 == 0 else -1.0) * scale * level
+            sign = 1.0 if plan.device % 2 == 0 else -1.0
+            wf.sensor_offset = sign * scale * level * k["fault_probe_k"]
             return wf, failed
         return wf, False
 
@@ -961,6 +1030,13 @@ class FleetRun:
     def _status(self, dev: DeviceInfo, at: float, text: str) -> SimMessage:
         topic = self._topics[dev.device_id][Channel.STATUS]
         return SimMessage(at, dev.device_id, topic, text.encode(), True, Channel.STATUS)
+
+
+def _catalogue_index(dev: DeviceInfo) -> int:
+    """The device's model as an index into its kind's catalogue (the model-level key)."""
+    if isinstance(dev.spec, AcModel):
+        return AC_MODELS.index(dev.spec)
+    return WASHER_MODELS.index(dev.spec)
 
 
 def _dry_run(seed: int, device: int) -> bool:

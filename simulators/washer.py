@@ -21,6 +21,7 @@ vibration, a probe open circuit).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulators.catalog import WasherModel
+from simulators.variation import WASHER_SPREADS, draw_constants
 
 FloatArray = NDArray[Any]
 
@@ -64,11 +66,18 @@ ERROR_TEXT = {
     CODE_LEVEL_PROBE: "water level sensor fault",
 }
 
+#: Firmware limits of the nominal washer (each model's own with physics variation).
 FILL_TIMEOUT_S = 480.0
 DRAIN_TIMEOUT_S = 300.0
 HEAT_TIMEOUT_S = 80.0 * 60.0
 SPIN_CURRENT_LIMIT_A = 3.6
 VIBRATION_LIMIT_G = 0.75
+
+#: The nominal washer's constants (see :mod:`simulators.variation`).
+NOMINAL_WASHER: dict[str, float] = {
+    name: float(values[0])
+    for name, values in draw_constants(WASHER_SPREADS, 0.0, [0], [0], seed=0, stream=0).items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,30 +176,45 @@ class _Builder:
 
 
 class WasherUnit:
-    """One washer's fixed properties and household habits."""
+    """One washer's fixed properties and household habits.
 
-    def __init__(self, model: WasherModel, rng: np.random.Generator) -> None:
+    ``physics``: this unit's constants from :mod:`simulators.variation` (the nominal
+    washer's when None); ``k`` holds them for the cycle physics.
+    """
+
+    def __init__(
+        self,
+        model: WasherModel,
+        rng: np.random.Generator,
+        physics: Mapping[str, float] | None = None,
+    ) -> None:
+        k = NOMINAL_WASHER if physics is None else physics
+        self.k = k
         self.model = model
         self.pressure = float(rng.uniform(0.8, 1.2))  # mains pressure factor on fill flow
         self.vib_base = float(rng.uniform(0.025, 0.04))
         self.current_base = float(rng.uniform(0.45, 0.6))
         self.temp_bias = float(rng.normal(0.0, 0.3))
+        if k["temp_offset_c"] != 0.0:  # where the model's probe sits on the tub
+            self.temp_bias += k["temp_offset_c"]
         self.favourite = str(
             rng.choice(["cotton", "cotton", "cotton60", "synthetic", "quick", "wool"])
         )
-        self.cycles_per_week = float(rng.uniform(2.0, 9.0))
-        self.heavy_loads = float(rng.uniform(0.0, 0.3))
+        self.cycles_per_week = float(rng.uniform(2.0, 9.0)) * k["cycles_k"]
+        self.heavy_loads = min(float(rng.uniform(0.0, 0.3)) * k["heavy_k"], 0.6)
+        self.favourite_share = min(k["favourite_share"], 0.95)
 
     def choose(self, rng: np.random.Generator) -> tuple[str, float, float]:
         """Program, load (kg) and unbalance mass (kg) of the next cycle."""
-        program = self.favourite if rng.random() < 0.6 else str(rng.choice(list(PROGRAMS)))
+        favourite = rng.random() < self.favourite_share
+        program = self.favourite if favourite else str(rng.choice(list(PROGRAMS)))
         drum = self.model.drum_kg
         if program == "wool":
             load = rng.uniform(0.5, 2.0)
         elif rng.random() < self.heavy_loads:
-            load = rng.uniform(0.8, 1.0) * drum  # heavy load: a confounder
+            load = min(rng.uniform(0.8, 1.0) * drum * self.k["load_k"], drum)  # a confounder
         else:
-            load = rng.uniform(0.25, 0.75) * drum
+            load = min(rng.uniform(0.25, 0.75) * drum * self.k["load_k"], drum)
         unbalance = float(rng.lognormal(math.log(0.15), 0.5))
         return program, float(round(load, 1)), unbalance
 
@@ -214,6 +238,7 @@ def run_cycle(
     ``glitch_rate``: share of samples where one probe reading spikes for one sample.
     """
     model = unit.model
+    k_ = unit.k
     prog = PROGRAMS[program_name]
     b = _Builder(interval_s)
     error: str | None = None
@@ -225,10 +250,12 @@ def run_cycle(
     max_spin = 0.0
     spin_vib = 0.0
     temp = inlet_c
-    ambient = 20.0
-    c_drum = 25_000.0
+    ambient = k_["ambient_c"]
+    c_drum = k_["c_drum"]
     absorbed = 0.0
-    slip_k = 0.28 * faults.belt_slip
+    absorb = k_["absorb_k"]
+    mm_per_l = k_["level_mm_per_l"]
+    slip_k = k_["slip_k"] * faults.belt_slip
     load_frac = load_kg / model.drum_kg
     if faults.sensor_mode == "open":
         error = CODE_TEMP_PROBE if faults.sensor == "water_temp_c" else CODE_LEVEL_PROBE
@@ -260,21 +287,27 @@ def run_cycle(
 
     def fill(volume_l: float) -> bool:
         nonlocal water_l, fill_total, absorbed
-        flow = model.fill_l_per_min / 60.0 * unit.pressure * (1.0 - 0.93 * faults.inlet_restriction)
+        flow = (
+            model.fill_l_per_min
+            / 60.0
+            * unit.pressure
+            * k_["fill_flow_k"]
+            * (1.0 - 0.93 * faults.inlet_restriction)
+        )
         flow *= float(rng.uniform(0.95, 1.05))
         duration = volume_l / flow
-        timed_out = duration > FILL_TIMEOUT_S
-        duration = min(duration, FILL_TIMEOUT_S)
+        timed_out = duration > k_["fill_timeout_s"]
+        duration = min(duration, k_["fill_timeout_s"])
         t = b.local_times(duration)
         vol = np.minimum(flow * t, volume_l)
         absorb_cap = 2.0 * load_kg - absorbed
-        free = np.maximum(vol - np.minimum(vol * 0.6, absorb_cap), 0.0)
+        free = np.maximum(vol - np.minimum(vol * absorb, absorb_cap), 0.0)
         target, drum = tumble(t, 30.0)
         b.add(
             "fill",
             duration,
             False,
-            water_level_mm=np.minimum(8.0 * free, 160.0),
+            water_level_mm=np.minimum(mm_per_l * free, 160.0),
             water_temp_c=np.full_like(t, temp),
             drum_rpm=drum,
             target_rpm=target,
@@ -285,19 +318,21 @@ def run_cycle(
         )
         got = float(vol[-1]) if len(vol) else 0.0
         water_l += flow * duration
-        absorbed += min(got * 0.6, absorb_cap)
+        absorbed += min(got * absorb, absorb_cap)
         fill_total += duration
         return not timed_out
 
     def drain(volume_l: float) -> bool:
         nonlocal drain_first
-        flow = model.drain_l_per_min / 60.0 * (1.0 - 0.97 * faults.drain_clog)
+        flow = model.drain_l_per_min / 60.0 * k_["drain_flow_k"] * (1.0 - 0.97 * faults.drain_clog)
         duration = volume_l / flow + 8.0
-        timed_out = duration > DRAIN_TIMEOUT_S
-        duration = min(duration, DRAIN_TIMEOUT_S)
+        timed_out = duration > k_["drain_timeout_s"]
+        duration = min(duration, k_["drain_timeout_s"])
         t = b.local_times(duration)
-        level = np.maximum(8.0 * (volume_l - flow * t), 0.0)
-        pump_a = 0.32 + (-0.14 if faults.drain_dry_run else 0.28) * faults.drain_clog
+        level = np.maximum(mm_per_l * (volume_l - flow * t), 0.0)
+        # A jammed impeller draws more current, a pump running dry on a blocked hose less.
+        clog_a = -k_["clog_dry_a"] if faults.drain_dry_run else k_["clog_jam_a"]
+        pump_a = k_["pump_a"] + clog_a * faults.drain_clog
         pump = np.where(level > 0, pump_a, 0.2) + rng.normal(0.0, 0.01, t.shape)
         b.add(
             "drain",
@@ -320,7 +355,7 @@ def run_cycle(
         nonlocal retries, max_spin, spin_vib
         rpm_cmd = min(rpm_cmd, model.max_spin_rpm)
         # Unbalance check at distribution speed; worn dampers lower the tolerated unbalance.
-        tolerated = 0.55 * (1.0 - 0.55 * faults.suspension)
+        tolerated = k_["tolerated_unbalance"] * (1.0 - 0.55 * faults.suspension)
         u = unbalance_kg
         tries = 0
         while u > tolerated and tries < 4:
@@ -345,41 +380,42 @@ def run_cycle(
         if u > tolerated:
             rpm_cmd = min(rpm_cmd, 500.0)
         # Ramp: ~12 rpm/s healthy; rough bearings and a slipping belt ramp slower.
-        ramp_rate = 12.0 * (1.0 - 0.35 * faults.bearing) * (1.0 - 0.3 * faults.belt_slip)
+        nominal_ramp = k_["ramp_rate"]
+        ramp_rate = nominal_ramp * (1.0 - 0.35 * faults.bearing) * (1.0 - 0.3 * faults.belt_slip)
         ramp_s = rpm_cmd / ramp_rate
         total = ramp_s + hold_s
         t = b.local_times(total)
-        target = np.minimum(t * 12.0, rpm_cmd)
+        target = np.minimum(t * nominal_ramp, rpm_cmd)
         slip = slip_k * (0.4 + load_frac) * 1.4
         drum = np.minimum(t * ramp_rate, rpm_cmd) * (1.0 - slip)
         drum = drum * (1.0 + rng.normal(0.0, 0.004 + 0.03 * faults.belt_slip, t.shape))
         k = drum / 1000.0
-        resonance = np.exp(-(((drum - 320.0) / 140.0) ** 2))
-        damping = 1.0 + 10.0 * faults.suspension**1.5 * (0.4 + resonance)
+        resonance = np.exp(-(((drum - k_["resonance_rpm"]) / k_["resonance_width"]) ** 2))
+        damping = 1.0 + k_["suspension_k"] * faults.suspension**1.5 * (0.4 + resonance)
         vib = (
             unit.vib_base
             + 0.004 * load_kg
-            + u * (0.35 * k**2 + 0.25 * resonance) * damping
-            + 0.8 * faults.bearing**1.6 * k**1.5
+            + u * k_["unbalance_vib_k"] * (0.35 * k**2 + 0.25 * resonance) * damping
+            + k_["bearing_vib_k"] * faults.bearing**1.6 * k**1.5
         )
         vib = vib * (1.0 + rng.normal(0.0, 0.05, t.shape))
-        friction = 0.9 * faults.bearing**1.5 * k
+        friction = k_["bearing_friction_k"] * faults.bearing**1.5 * k
         current = (
             unit.current_base
-            + (0.06 * load_kg + 0.9) * k
-            + 0.6 * (np.gradient(drum) > 0) * (1.0 - k)
+            + (0.06 * load_kg + 0.9) * k_["spin_current_k"] * k
+            + k_["accel_current"] * (np.gradient(drum) > 0) * (1.0 - k)
             + friction
             + 1.2 * faults.belt_slip * k * load_frac
         )
         kurt = (
             3.0
-            + 7.0 * faults.bearing**1.3 * np.clip(k * 1.5, 0.0, 1.0)
+            + k_["bearing_kurt_k"] * faults.bearing**1.3 * np.clip(k * 1.5, 0.0, 1.0)
             + rng.normal(0.0, 0.15, t.shape)
         )
         code: str | None = None
         cut = len(t)
-        over_i = np.nonzero(current > SPIN_CURRENT_LIMIT_A)[0]
-        over_v = np.nonzero(vib > VIBRATION_LIMIT_G)[0]
+        over_i = np.nonzero(current > k_["current_limit_a"])[0]
+        over_v = np.nonzero(vib > k_["vibration_limit_g"])[0]
         reached = float(drum.max()) if len(drum) else 0.0
         if over_i.size:
             code, cut = CODE_OVERLOAD, int(over_i[0]) + 1
@@ -396,7 +432,7 @@ def run_cycle(
             drum_rpm=drum[sl],
             target_rpm=target[sl],
             motor_current_a=current[sl],
-            power_w=30.0 + current[sl] * 230.0 * 0.6,
+            power_w=30.0 + current[sl] * 230.0 * k_["motor_pf"],
             vibration_rms_g=vib[sl],
             water_level_mm=0.0,
             water_temp_c=np.full(cut, temp),
@@ -412,15 +448,18 @@ def run_cycle(
             )
         return code
 
-    wash_volume = 8.0 + 1.6 * load_kg
-    rinse_volume = 9.0 + 1.3 * load_kg
+    wash_volume = (8.0 + 1.6 * load_kg) * k_["volume_k"]
+    rinse_volume = (9.0 + 1.3 * load_kg) * k_["volume_k"]
+    tumble_rpm = prog.tumble_rpm * k_["tumble_k"]
+    wash_s = prog.wash_s * k_["wash_time_k"]
     if not fill(wash_volume):
         error = CODE_FILL
     if error is None and prog.target_c > inlet_c + 1.0:
         # Heat while tumbling: dT/dt = (P - UA_loss (T - T_amb)) / C, solved exactly.
-        power = 0.0 if faults.heater_open else model.heater_w * (1.0 - 0.9 * faults.heater_scale)
+        heater_w = model.heater_w * k_["heater_w_k"]
+        power = 0.0 if faults.heater_open else heater_w * (1.0 - 0.9 * faults.heater_scale)
         c_total = (wash_volume * 4186.0) + load_kg * 1400.0 + c_drum
-        ua_loss = 6.0
+        ua_loss = k_["ua_loss"]
         t_inf = ambient + power / ua_loss
         if power > 0 and t_inf > prog.target_c:
             need = -c_total / ua_loss * math.log((t_inf - prog.target_c) / (t_inf - temp))
@@ -430,7 +469,7 @@ def run_cycle(
         duration = min(need, HEAT_TIMEOUT_S)
         t = b.local_times(duration)
         water = t_inf - (t_inf - temp) * np.exp(-t * ua_loss / c_total)
-        target, drum = tumble(t, prog.tumble_rpm)
+        target, drum = tumble(t, tumble_rpm)
         b.add(
             "heat",
             duration,
@@ -440,7 +479,7 @@ def run_cycle(
             target_rpm=target,
             motor_current_a=unit.current_base + 0.06 * load_kg * (target > 0),
             power_w=power + 25.0 + 70.0 * (target > 0),
-            water_level_mm=8.0 * max(wash_volume - 2.0 * load_kg * 0.6, 2.0),
+            water_level_mm=mm_per_l * max(wash_volume - 2.0 * load_kg * absorb, 2.0),
             drain_pump_current_a=0.0,
             vibration_rms_g=unit.vib_base + 0.004 * load_kg,
         )
@@ -449,9 +488,9 @@ def run_cycle(
         if timed_out:
             error = CODE_HEAT
     if error is None:
-        level_mm = 8.0 * max(wash_volume - 2.0 * load_kg * 0.6, 2.0)
+        level_mm = mm_per_l * max(wash_volume - 2.0 * load_kg * absorb, 2.0)
         # Someone may pause the wash to add a sock: drum stops, door unlocks, water cools.
-        parts = [prog.wash_s / 2.0, prog.wash_s / 2.0] if pause_s > 0 else [prog.wash_s]
+        parts = [wash_s / 2.0, wash_s / 2.0] if pause_s > 0 else [wash_s]
         for n_part, part_s in enumerate(parts):
             if n_part == 1:
                 b.user.append((b.t, "pause"))
@@ -473,7 +512,7 @@ def run_cycle(
                 temp -= pause_s * 0.002
                 b.user.append((b.t, "resume"))
             t = b.local_times(part_s)
-            target, drum = tumble(t, prog.tumble_rpm)
+            target, drum = tumble(t, tumble_rpm)
             water = temp - t * 0.0004
             b.add(
                 "wash",
@@ -504,7 +543,7 @@ def run_cycle(
             break
         temp = inlet_c
         t = b.local_times(300.0)
-        target, drum = tumble(t, prog.tumble_rpm)
+        target, drum = tumble(t, tumble_rpm)
         b.add(
             "rinse",
             300.0,
@@ -514,7 +553,7 @@ def run_cycle(
             target_rpm=target,
             motor_current_a=unit.current_base + (0.07 * load_kg + 0.2) * (target > 0),
             power_w=25.0 + 80.0 * (target > 0) + 15.0 * load_kg * (target > 0),
-            water_level_mm=8.0 * rinse_volume * 0.8,
+            water_level_mm=mm_per_l * rinse_volume * 0.8,
             drain_pump_current_a=0.0,
             vibration_rms_g=unit.vib_base + 0.005 * load_kg,
         )
@@ -522,7 +561,7 @@ def run_cycle(
             error = CODE_DRAIN
             break
     if error is None:
-        error = spin(prog.spin_rpm, prog.spin_s, final=True)
+        error = spin(prog.spin_rpm * k_["spin_k"], prog.spin_s, final=True)
     return _finish(
         b,
         unit,
@@ -599,9 +638,18 @@ def _finish(
         spikes = rng_noise.random((2, len(offsets))) < glitch_rate
         values[row("water_temp_c")] += np.where(spikes[0], rng_noise.choice([-15.0, 25.0]), 0.0)
         values[row("water_level_mm")] += np.where(spikes[1], 40.0, 0.0)
-    values[row("water_temp_c")] = np.round(values[row("water_temp_c")] + unit.temp_bias, 1)
-    values[row("water_level_mm")] = np.round(
-        values[row("water_level_mm")] + rng_noise.normal(0, 0.8, len(offsets))
+    k_ = unit.k
+    if k_["temp_noise_c"] > 0.0:
+        values[row("water_temp_c")] += rng_noise.normal(0.0, k_["temp_noise_c"], len(offsets))
+    values[row("water_temp_c")] = _round_to(
+        values[row("water_temp_c")] + unit.temp_bias, k_["temp_step"], 0.1
+    )
+    if k_["level_offset_mm"] != 0.0:  # the pressure sensor's zero, per unit
+        values[row("water_level_mm")] += k_["level_offset_mm"]
+    values[row("water_level_mm")] = _round_to(
+        values[row("water_level_mm")] + rng_noise.normal(0, k_["level_noise_mm"], len(offsets)),
+        k_["level_step"],
+        1.0,
     )
     values[row("water_level_mm")] = np.maximum(values[row("water_level_mm")], 0.0)
     values[row("drum_rpm")] = np.maximum(np.round(values[row("drum_rpm")]), 0.0)
@@ -640,3 +688,16 @@ def _finish(
         error_code=error,
         duration_s=duration,
     )
+
+
+def _round_to(x: FloatArray, step: float, nominal: float) -> FloatArray:
+    """``x`` rounded to the firmware's ``step`` (the nominal step's exact arithmetic).
+
+    >>> _round_to(np.array([21.26, 21.3]), 0.5, 0.1).tolist()
+    [21.5, 21.5]
+    """
+    if step == nominal:
+        out: FloatArray = np.round(x, 1) if nominal == 0.1 else np.round(x)
+        return out
+    rounded: FloatArray = np.round(np.round(x / step) * step, 2)
+    return rounded
