@@ -15,7 +15,9 @@ seed). ``--ac-share`` sets the fleet's mix (0: washers only, 1: air conditioners
 a figure measured on one kind alone is reproducible from the command line. ``--healthy``
 runs the fleet's healthy twin (the same units, weather and use, every fault removed): every
 order it opens is false, so it checks the rules and patterns against healthy units alone,
-on seeds and sizes of its own.
+on seeds and sizes of its own. ``--physics-variation`` (0..1) runs a fleet whose physics and
+sensor constants are drawn per model and per unit from ranges that widen with it, so a
+figure measured on appliances unlike the nominal simulator's is a command too.
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ def evaluate(
     healthy: Annotated[
         bool, typer.Option("--healthy", help="the healthy twin: the same fleet, no faults")
     ] = False,
+    physics_variation: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="domain randomisation: 0 the nominal physics, 1 every physics and sensor"
+            " constant drawn wide, per model and per unit",
+        ),
+    ] = 0.0,
 ) -> None:
     """Simulate a fleet, detect, open work orders, and score them against ground truth."""
     from housecall.cli import UserError
@@ -70,12 +81,19 @@ def evaluate(
     from simulators.fleet import FleetConfig, ground_truth
 
     console = Console()
-    config = FleetConfig(devices=devices, days=days, seed=seed, ac_share=ac_share)
+    config = FleetConfig(
+        devices=devices,
+        days=days,
+        seed=seed,
+        ac_share=ac_share,
+        physics_variation=physics_variation,
+    )
     if healthy:
         config = config.healthy_twin()
     fleet = (
         f"{devices} devices x {days:g} days"
         + ("" if ac_share == DEFAULT_AC_SHARE else f", {100 * ac_share:g}% ACs")
+        + ("" if physics_variation == 0.0 else f", physics variation {physics_variation:g}")
         + (", healthy twin" if healthy else "")
     )
     if mqtt_url is not None:

@@ -5,6 +5,10 @@ Examples::
     housecall simulate --devices 200 --days 30 --seed 7 --mqtt-url mqtt://127.0.0.1:1883 \\
         --truth truth.jsonl
     housecall simulate --devices 50 --days 60 --ac-interval 300 --out fleet.jsonl --truth t.jsonl
+    housecall simulate --devices 50 --days 30 --physics-variation 1 --out other-physics.jsonl
+
+``--physics-variation`` (0..1) draws every physics and sensor constant per model and per
+unit from ranges that widen with it (``simulators/variation.py``); 0 is the nominal fleet.
 """
 
 from __future__ import annotations
@@ -66,6 +70,15 @@ def simulate(
     fault_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of devices given a fault.")
     ] = 0.3,
+    physics_variation: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Domain randomisation: 0 the nominal physics, 1 every physics and sensor"
+            " constant drawn wide, per model and per unit.",
+        ),
+    ] = 0.0,
     speed: Annotated[
         float | None,
         typer.Option(min=0.001, help="Device seconds per wall second (default: flat out)."),
@@ -113,6 +126,7 @@ def simulate(
             washer_interval_s=washer_interval,
             scenario=loaded,
             fault_rate=fault_rate,
+            physics_variation=physics_variation,
         )
         run = FleetRun(config)
     except ValueError as err:

@@ -13,6 +13,7 @@ import pytest
 from edge.contract import parse_message
 from housecall.cli import main
 from simulators.faults import FaultTruth
+from simulators.fleet import SimMessage
 from simulators.publish import read_jsonl, read_truth
 from tests.servers import Mosquitto
 
@@ -70,6 +71,9 @@ def test_simulate_publishes_to_a_broker(mosquitto: Mosquitto, tmp_path: Path) ->
         (("--out", "x", "--mqtt-url", "mqtt://h"), "not both"),
         (("--out", "x", "--start", "June"), "--start"),
         (("--out", "x", "--ac-interval", "5"), "--ac-interval"),
+        (("--out", "x", "--physics-variation", "1.01"), "--physics-variation"),
+        (("--out", "x", "--physics-variation", "-0.5"), "--physics-variation"),
+        (("--out", "x", "--physics-variation", "wide"), "--physics-variation"),
         (("--mqtt-url", "http://h", "--days", "0.1"), "mqtt://"),
         (("--out", "x", "--scenario", "/no/such.toml"), "cannot read scenario"),
         (("--mqtt-url", "mqtt://127.0.0.1:1", "--days", "0.1"), "cannot reach"),
@@ -102,3 +106,28 @@ def test_a_broken_scenario_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert "unknown fault 'gremlins'" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_physics_variation_changes_the_appliances_not_the_fleet(tmp_path: Path) -> None:
+    """The same seed at variation 0 and 1: the same devices and birth messages, the ACs
+    reporting at the same moments, other physics in the readings."""
+
+    def fleet(variation: str) -> list[SimMessage]:
+        out = tmp_path / f"v{variation}.jsonl"
+        main(
+            [
+                "simulate", "--devices", "4", "--days", "0.1", "--seed", "3",
+                "--out", str(out), "--physics-variation", variation,
+            ]
+        )  # fmt: skip
+        return list(read_jsonl(out))
+
+    nominal, varied = fleet("0"), fleet("1")
+    births = [m.payload for m in nominal if m.topic.endswith("/birth")]
+    assert births == [m.payload for m in varied if m.topic.endswith("/birth")]
+
+    def ac_clock(messages: list[SimMessage]) -> list[tuple[str, float]]:
+        return [(m.topic, m.epoch_s) for m in messages if m.device_id.startswith("ac-")]
+
+    assert ac_clock(nominal) == ac_clock(varied)
+    assert [m.payload for m in nominal] != [m.payload for m in varied]

@@ -100,6 +100,31 @@ def test_a_bad_flag_is_one_line_and_exit_2() -> None:
     assert "Traceback" not in bad_url.stderr
 
 
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "wide"])
+def test_physics_variation_outside_0_to_1_is_one_line_and_exit_2(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process through the console script's own entry point: refused before any fleet.
+    from housecall.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--devices", "2", "--days", "1", "--physics-variation", value])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert "--physics-variation" in lines[0]
+
+
+@pytest.mark.slow
+def test_physics_variation_runs_and_names_itself_in_the_title() -> None:
+    result = run(
+        "evaluate", "--devices", "4", "--days", "0.5", "--seed", "3", "--physics-variation", "1"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "physics variation 1" in result.stdout
+    assert "2 air conditioners and 2 washers" in result.stdout
+
+
 def test_the_misses_table_names_every_miss_and_counts_the_causes() -> None:
     from datetime import UTC, datetime, timedelta
 
