@@ -24,11 +24,12 @@ gateway therefore knows exactly which redelivered messages it already stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, LargeBinary, String, select
+from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base
@@ -143,10 +144,10 @@ class SeqTracker:
             )
         return rows
 
-    def load(self, connection: Connection) -> None:
-        """Restore the marks saved by earlier batches (at start-up)."""
+    def load(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Restore the marks saved by earlier batches (the store's rows, at start-up)."""
         self._marks.clear()
-        for row in connection.execute(select(DedupMark.__table__)).mappings():
+        for row in rows:
             seen = int.from_bytes(row["seen"], "little") & self._mask
             self._marks[(row["device_id"], row["stream"])] = (int(row["high_water"]), seen)
 

@@ -9,9 +9,10 @@ For a batch of raw MQTT messages (whatever the ingest queue held, up to N):
    not stored);
 3. accepted ones update the registry (counts, gaps, last seen in device time)
    and go to the detectors (:class:`detectors.api.FleetDetector`);
-4. the whole batch is made durable in one step (:class:`gateway.storage.BatchStorage`:
-   SQL transaction with the de-duplication marks, time-series spool or
-   embedded store), retried while the store is down;
+4. the whole batch is made durable in one step through the one storage seam,
+   :class:`gateway.storage.BatchStore` (the real one: SQL transaction with the
+   de-duplication marks, time-series spool or embedded store), retried while the
+   store is down;
 5. the sink (:class:`SignalSink`, the work-order service) sees every accepted
    telemetry/event message with the detectors' signals, in order;
 6. the caller acknowledges the batch to the broker: only now.
@@ -27,7 +28,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -38,11 +39,9 @@ from edge.contract import (
     Birth,
     Channel,
     ContractViolation,
-    CycleEndEvent,
     EventBase,
     Status,
     Telemetry,
-    UserEvent,
     parse_message,
 )
 from gateway.checkpoints import journal
@@ -51,8 +50,7 @@ from gateway.deadletters import dead_letter_row
 from gateway.dedup import EVENT_STREAM, TELEMETRY_STREAM, SeqTracker, Verdict
 from gateway.metrics import GatewayMetrics
 from gateway.registry import DeviceInfo, DeviceRegistry
-from gateway.storage import BatchStorage, BatchWrite, StorageUnavailable
-from gateway.timeseries.lineproto import event_line, reading_values, telemetry_line
+from gateway.storage import BatchStore, BatchWrite, StorageUnavailable
 from gateway.timeseries.recent import RecentSamples
 
 log = logging.getLogger(__name__)
@@ -129,7 +127,7 @@ class Pipeline:
 
     def __init__(
         self,
-        storage: BatchStorage,
+        storage: BatchStore,
         *,
         detector: FleetDetector | None = None,
         sink: SignalSink | None = None,
@@ -165,9 +163,8 @@ class Pipeline:
     def open(self) -> None:
         """Create tables, recover the spool, load registry and de-duplication marks."""
         self.storage.recover()
-        with self.storage.engine.connect() as connection:
-            self.registry.load(connection)
-            self.tracker.load(connection)
+        self.registry.load(self.storage.device_rows())
+        self.tracker.load(self.storage.mark_rows())
         if self.checkpointer is not None:
             log.info("%s", self.checkpointer.restore().line())
         for device_id in self.registry:
@@ -330,70 +327,13 @@ class Pipeline:
         signals = tuple(signals or ())
         accepted.append(_Accepted(device, payload, signals))
         result.stored.append((payload.device_id, stream, payload.seq))
-        self._stage_sample(device, payload, write)
+        self.storage.stage(write, device, payload)
 
     def _feed(self, op: str, raw: RawMessage, device_id: str) -> None:
         """Note a message about to be fed to the detectors, for the batch's journal row."""
         if self.checkpointer is not None:
             self._fed.append((op, raw.topic, raw.payload))
             self._fed_devices.add(device_id)
-
-    def _stage_sample(
-        self, device: DeviceInfo, message: Telemetry | EventBase, write: BatchWrite
-    ) -> None:
-        if isinstance(message, Telemetry):
-            if self.storage.embedded:
-                write.samples.append(
-                    {
-                        "device_id": message.device_id,
-                        "stream": "telemetry",
-                        "event_type": None,
-                        "seq": message.seq,
-                        "ts": message.ts,
-                        "kind": device.kind,
-                        "model": device.model,
-                        "values": message.readings.model_dump(mode="json", exclude_none=True),
-                    }
-                )
-            else:
-                write.lines.append(
-                    telemetry_line(
-                        message.device_id,
-                        message.seq,
-                        message.ts,
-                        reading_values(message.readings),
-                        kind=device.kind,
-                        model=device.model,
-                    )
-                )
-            return
-        event_type = str(getattr(message, "type", "event"))
-        numeric = event_numeric(message)
-        if self.storage.embedded:
-            write.samples.append(
-                {
-                    "device_id": message.device_id,
-                    "stream": "event",
-                    "event_type": event_type,
-                    "seq": message.seq,
-                    "ts": message.ts,
-                    "kind": device.kind,
-                    "model": device.model,
-                    "values": message.model_dump(mode="json", exclude_none=True).get("data", {}),
-                }
-            )
-        else:
-            write.lines.append(
-                event_line(
-                    message.device_id,
-                    message.seq,
-                    message.ts,
-                    numeric,
-                    kind=device.kind,
-                    model=device.model,
-                    event_type=event_type,
-                )
-            )
 
     def _commit(self, write: BatchWrite) -> None:
         """The durable step, retried with jittered backoff until it works or we stop."""
@@ -439,7 +379,7 @@ class Pipeline:
             m.dead_letters.labels(reason=reason).inc(count)
         for raw in batch:
             m.processing_latency.observe(max(0.0, committed_wall - raw.arrived_wall))
-        keep_recent = not self.storage.embedded
+        keep_recent = not self.storage.keeps_samples
         for item in accepted:
             message = item.message
             if keep_recent and isinstance(message, Telemetry):
@@ -466,26 +406,3 @@ class Pipeline:
             self.metrics.detector_errors.inc()
             log.exception("detector raised")
             return ()
-
-
-def event_numeric(event: EventBase) -> dict[str, float]:
-    """The numbers an event carries, for the time-series store (strings are not stored)."""
-    if isinstance(event, CycleEndEvent):
-        return _numbers(event.data.model_dump().items())
-    if isinstance(event, UserEvent):
-        value = event.data.value
-        if isinstance(value, bool):
-            return {"value": 1.0 if value else 0.0}
-        if isinstance(value, int | float):
-            return {"value": float(value)}
-    return {}
-
-
-def _numbers(items: Iterable[tuple[str, Any]]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for name, value in items:
-        if isinstance(value, bool):
-            out[name] = 1.0 if value else 0.0
-        elif isinstance(value, int | float):
-            out[name] = float(value)
-    return out

@@ -20,15 +20,12 @@ memory never disagree.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from edge.contract import Birth, Status
-from gateway.device_table import Device
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +197,10 @@ class DeviceRegistry:
             rows.append(row)
         return rows
 
-    def load(self, connection: Connection) -> None:
-        """Fill memory from the ``devices`` table (at start-up)."""
+    def load(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Fill memory from the store's ``devices`` rows (at start-up)."""
         self._entries.clear()
-        for row in connection.execute(select(Device.__table__)).mappings():
+        for row in rows:
             self._entries[row["device_id"]] = _entry_from_row(row)
 
 

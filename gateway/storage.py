@@ -19,13 +19,15 @@ and still unacknowledged at the broker.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import BigInteger, Connection, DateTime, Engine, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from edge.contract import EventBase, Telemetry
 from gateway.checkpoints.tables import DetectorJournal
 from gateway.db import Base, create_schema, upsert
 from gateway.deadletters import DeadLetter
@@ -33,6 +35,7 @@ from gateway.dedup import DedupMark
 from gateway.device_table import Device
 from gateway.timeseries.delivery import SpoolDelivery
 from gateway.timeseries.embedded import StoredSample
+from gateway.timeseries.lineproto import event_line, event_numeric, reading_values, telemetry_line
 
 
 class IngestCheckpoint(Base):
@@ -43,6 +46,10 @@ class IngestCheckpoint(Base):
     gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_batch: Mapped[int] = mapped_column(BigInteger)
     updated_wall_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+if TYPE_CHECKING:
+    from gateway.registry import DeviceInfo
 
 
 class StorageUnavailable(RuntimeError):
@@ -67,8 +74,40 @@ class BatchWrite:
         return not (self.dead_letters or self.marks or self.devices or self.samples or self.lines)
 
 
+class BatchStore(Protocol):
+    """The pipeline's one storage seam: what it remembers, and one durable step per batch.
+
+    :class:`BatchStorage` is the real one (SQL, spool or embedded telemetry); tests of
+    the pipeline use an in-memory fake, and one contract test holds both to the same
+    behaviour. ``stage`` turns an accepted message into what this store writes (rows of
+    the embedded store, or line protocol for the time-series server), so the pipeline
+    never asks which kind of store it has.
+    """
+
+    @property
+    def keeps_samples(self) -> bool:
+        """Recent telemetry can be read back from this store (else the pipeline keeps it)."""
+
+    def recover(self) -> int:
+        """Get ready after a (re)start; returns the last committed batch id."""
+
+    def next_batch_id(self) -> int: ...
+
+    def device_rows(self) -> Iterable[Mapping[str, Any]]:
+        """The device registry's rows as last committed."""
+
+    def mark_rows(self) -> Iterable[Mapping[str, Any]]:
+        """The de-duplication marks as last committed."""
+
+    def stage(self, write: BatchWrite, device: DeviceInfo, message: Telemetry | EventBase) -> None:
+        """Add an accepted message's sample to ``write``."""
+
+    def commit(self, write: BatchWrite) -> None:
+        """Make ``write`` durable whole, or raise :class:`StorageUnavailable` keeping nothing."""
+
+
 class BatchStorage:
-    """Commits :class:`BatchWrite` objects; knows the SQL store and the optional spool."""
+    """The real :class:`BatchStore`: the SQL store and the optional time-series spool."""
 
     def __init__(
         self, engine: Engine, *, gateway_id: str, delivery: SpoolDelivery | None = None
@@ -82,6 +121,74 @@ class BatchStorage:
     def embedded(self) -> bool:
         """Telemetry kept in the SQL store (no time-series server configured)."""
         return self.delivery is None
+
+    @property
+    def keeps_samples(self) -> bool:
+        return self.embedded
+
+    def device_rows(self) -> list[Mapping[str, Any]]:
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(select(Device.__table__)).mappings()]
+
+    def mark_rows(self) -> list[Mapping[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(DedupMark.__table__)).mappings()
+            return [dict(row) for row in rows]
+
+    def stage(self, write: BatchWrite, device: DeviceInfo, message: Telemetry | EventBase) -> None:
+        """Embedded: a row in the batch's transaction; else a line for the spool."""
+        if isinstance(message, Telemetry):
+            if self.embedded:
+                write.samples.append(
+                    {
+                        "device_id": message.device_id,
+                        "stream": "telemetry",
+                        "event_type": None,
+                        "seq": message.seq,
+                        "ts": message.ts,
+                        "kind": device.kind,
+                        "model": device.model,
+                        "values": message.readings.model_dump(mode="json", exclude_none=True),
+                    }
+                )
+            else:
+                write.lines.append(
+                    telemetry_line(
+                        message.device_id,
+                        message.seq,
+                        message.ts,
+                        reading_values(message.readings),
+                        kind=device.kind,
+                        model=device.model,
+                    )
+                )
+            return
+        event_type = str(getattr(message, "type", "event"))
+        if self.embedded:
+            write.samples.append(
+                {
+                    "device_id": message.device_id,
+                    "stream": "event",
+                    "event_type": event_type,
+                    "seq": message.seq,
+                    "ts": message.ts,
+                    "kind": device.kind,
+                    "model": device.model,
+                    "values": message.model_dump(mode="json", exclude_none=True).get("data", {}),
+                }
+            )
+        else:
+            write.lines.append(
+                event_line(
+                    message.device_id,
+                    message.seq,
+                    message.ts,
+                    event_numeric(message),
+                    kind=device.kind,
+                    model=device.model,
+                    event_type=event_type,
+                )
+            )
 
     def recover(self) -> int:
         """Create tables, read the last committed batch, drop spool entries above it."""

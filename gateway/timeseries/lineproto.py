@@ -12,11 +12,13 @@ telemetry,device=ac-1,kind=ac,model=AUR\\ S35 seq=7.0,setpoint_c=24.0 1783987200
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from pydantic import BaseModel
+
+from edge.contract import CycleEndEvent, EventBase, UserEvent
 
 TELEMETRY_MEASUREMENT = "telemetry"
 EVENT_MEASUREMENT = "event"
@@ -136,3 +138,26 @@ def event_line(
 def marker_line(measurement: str, gateway: str, batch_id: int, wall_ms: int) -> str:
     """The line that ends every delivered spool entry, so a restart can ask what arrived."""
     return f"{measurement},gateway={escape_tag(gateway)} batch={float(batch_id)!r} {wall_ms}"
+
+
+def event_numeric(event: EventBase) -> dict[str, float]:
+    """The numbers an event carries, for the time-series store (strings are not stored)."""
+    if isinstance(event, CycleEndEvent):
+        return _numbers(event.data.model_dump().items())
+    if isinstance(event, UserEvent):
+        value = event.data.value
+        if isinstance(value, bool):
+            return {"value": 1.0 if value else 0.0}
+        if isinstance(value, int | float):
+            return {"value": float(value)}
+    return {}
+
+
+def _numbers(items: Iterable[tuple[str, Any]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, value in items:
+        if isinstance(value, bool):
+            out[name] = 1.0 if value else 0.0
+        elif isinstance(value, int | float):
+            out[name] = float(value)
+    return out

@@ -78,6 +78,7 @@ def test_marks_survive_a_round_trip_through_sql(database_url: str) -> None:
     from sqlalchemy import insert
 
     from gateway.dedup import DedupMark
+    from gateway.storage import BatchStorage
 
     engine = make_engine(database_url)
     create_schema(engine)
@@ -88,7 +89,6 @@ def test_marks_survive_a_round_trip_through_sql(database_url: str) -> None:
     with engine.begin() as connection:
         connection.execute(insert(DedupMark), tracker.dirty_rows())
     restored = SeqTracker(window=64)
-    with engine.connect() as connection:
-        restored.load(connection)
+    restored.load(BatchStorage(engine, gateway_id="gw").mark_rows())
     assert verdicts(restored, [3, 5, 9, 4, 10]) == ["duplicate"] * 3 + ["new", "new"]
     engine.dispose()
