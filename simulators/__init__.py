@@ -11,6 +11,8 @@ Modules, one job each:
 - ``scenario``: TOML scenario files (fault mix, explicit injections, confounders).
 - ``fleet``: ``FleetConfig``, ``simulate``, ``ground_truth``, ``FleetRun``: the API.
 - ``publish``: to a broker through ``edge.publisher.MqttPublisher``, or to/from JSONL.
+- ``variation``: physics variation: every physics and sensor constant per model and per
+  unit, drawn from ranges that widen with ``FleetConfig.physics_variation`` (0: nominal).
 
 Everything a simulated appliance sends is exact wire-contract bytes, and a fleet is
 deterministic for a seed; ``FleetConfig.healthy_twin()`` gives the same fleet under the

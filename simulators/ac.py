@@ -551,11 +551,8 @@ class AcFleet:
         q_cool = np.where(cooling & running & ~defrosting, q_e, 0.0)
         q_heat = np.where(heating & running & ~defrosting, q_e + w, 0.0)
         q_heat = np.where(defrosting, -0.15 * self.cap_w, q_heat)
-        fan_w = (
-            8.0
-            + k["in_fan_w"] * in_cmd**3 * (1.0 + self.filter_fan_w_gain * faults.filter_block)
-            + k["out_fan_w"] * out_cmd**3
-        )
+        in_fan_w = k["in_fan_w"] * in_cmd**3 * (1.0 + self.filter_fan_w_gain * faults.filter_block)
+        fan_w = 8.0 + in_fan_w + k["out_fan_w"] * out_cmd**3
         comp_w = np.where(running, w, 0.0)
         inverter = k["inverter_eff"]
         power = np.where(mode == MODE_OFF, k["standby_w"], comp_w / inverter + fan_w)
@@ -691,9 +688,7 @@ class AcFleet:
             "t_room_true": self.t_room.copy(),
             "window": window.astype(np.float64),
             "defrosting": defrosting.astype(np.float64),
-            "indoor_fan_w": k["in_fan_w"]
-            * in_cmd**3
-            * (1.0 + self.filter_fan_w_gain * faults.filter_block),
+            "indoor_fan_w": in_fan_w,
         }
         values = self._read_sensors(values, noise, glitch, faults, running)
         return AcStep(mode=mode, values=values, errors=errors, user=user, truth=truth)
