@@ -173,8 +173,8 @@ def import_baseline(detector: HousecallDetector, body: Any) -> BaselineImport:
     detector version, a bad checksum, an unknown kind, a cohort whose signals or
     conditions differ from this detector's, and models that do not predict what the
     exporter's did. Imported cohorts replace the detector's own for the same kind, model
-    and regime; a kind's units' spread is taken when it knows more units than the one
-    the detector has.
+    and regime; each signal's units' spread is taken where it knows more units than the
+    detector's own.
     """
     if not isinstance(body, dict) or body.get("format") != BASELINE_FORMAT:
         raise BaselineError(f"not a Housecall baseline (format {BASELINE_FORMAT} expected)")
@@ -191,6 +191,10 @@ def import_baseline(detector: HousecallDetector, body: Any) -> BaselineImport:
             key = (str(item["kind"]), str(item["model"]), str(item["regime"]))
             cohorts[key] = _cohort_from(item)
         spreads = {Kind(k): v for k, v in body["unit_spreads"].items()}
+        for kind, spread in spreads.items():
+            n = len(detector.unit_spreads[kind].units)
+            if len(spread["mean_abs"]) != n or len(spread["units"]) != n:
+                raise BaselineError(f"the {kind.value} units' spread has other signals")
     except BaselineError:
         raise
     except (KeyError, TypeError, ValueError) as err:
@@ -200,10 +204,13 @@ def import_baseline(detector: HousecallDetector, body: Any) -> BaselineImport:
     taken = []
     for kind, spread in spreads.items():
         own = detector.unit_spreads[kind]
-        if min(spread["units"]) > min(own.units):
-            own.mean_abs = [float(v) for v in spread["mean_abs"]]
-            own.units = [int(v) for v in spread["units"]]
-            taken.append(kind.value)
+        for index, (mean_abs, units) in enumerate(
+            zip(spread["mean_abs"], spread["units"], strict=True)
+        ):
+            if int(units) > own.units[index]:  # per signal: the better-known spread wins
+                own.mean_abs[index], own.units[index] = float(mean_abs), int(units)
+                if kind.value not in taken:
+                    taken.append(kind.value)
     counts: dict[str, int] = {}
     for kind_name, _, _ in cohorts:
         counts[kind_name] = counts.get(kind_name, 0) + 1

@@ -42,7 +42,7 @@ def demo(  # noqa: PLR0917 - typer options
         int | None,
         typer.Option(min=2, max=200, help="appliances in the fleet [default: 30; 20 on amqtt]"),
     ] = None,
-    days: Annotated[float, typer.Option(min=20, max=120, help="days of device time")] = 21.0,
+    days: Annotated[float, typer.Option(min=20, max=120, help="days of device time")] = 28.0,
     seed: Annotated[int, typer.Option(help="fleet seed (same seed, same run)")] = 7,
     port: Annotated[int, typer.Option(min=0, max=65535, help="API port (0: any free)")] = 8080,
     serve: Annotated[

@@ -43,20 +43,22 @@ log = logging.getLogger(__name__)
 
 #: The demo's developing faults: (kind, fault, onset day, ramp days). Enough variety to
 #: show notices (dirty filter, drain filter), technician orders, a verified repair and,
-#: on the first entry, a botched repair that reopens.
+#: on the first entry, a botched repair that reopens. Gradual faults develop over weeks
+#: (the fault-signatures note: a leak loses a few percent of charge a week), so each
+#: ramps over two weeks or more: the customer notices in the demo's third or fourth week.
 DEMO_FAULTS: tuple[tuple[Kind, Fault, float, float], ...] = (
-    (Kind.AC, Fault.REFRIGERANT_LEAK, 5.0, 9.0),
-    (Kind.AC, Fault.CONDENSER_FOULING, 5.0, 9.0),
-    (Kind.AC, Fault.DIRTY_FILTER, 6.0, 8.0),
-    (Kind.AC, Fault.OUTDOOR_FAN_FAILURE, 7.0, 8.0),
-    (Kind.AC, Fault.COMPRESSOR_WEAR, 5.0, 10.0),
-    (Kind.WASHER, Fault.BEARING_WEAR, 5.0, 9.0),
-    (Kind.WASHER, Fault.DRAIN_PUMP_CLOG, 6.0, 8.0),
-    (Kind.WASHER, Fault.HEATER_FAILURE, 6.0, 8.0),
+    (Kind.AC, Fault.REFRIGERANT_LEAK, 5.0, 15.0),
+    (Kind.AC, Fault.CONDENSER_FOULING, 5.0, 15.0),
+    (Kind.AC, Fault.DIRTY_FILTER, 6.0, 14.0),
+    (Kind.AC, Fault.OUTDOOR_FAN_FAILURE, 7.0, 14.0),
+    (Kind.AC, Fault.COMPRESSOR_WEAR, 5.0, 16.0),
+    (Kind.WASHER, Fault.BEARING_WEAR, 5.0, 15.0),
+    (Kind.WASHER, Fault.DRAIN_PUMP_CLOG, 6.0, 14.0),
+    (Kind.WASHER, Fault.HEATER_FAILURE, 6.0, 14.0),
 )
 #: The demo's starting point: what the cohorts of a separate healthy fleet learned (its seed
 #: is not the demo's), so new units are judged from their first days. Made by:
-#: housecall baseline learn housecall/demo/baseline.json.gz --devices 60 --days 21 \
+#: housecall baseline learn housecall/demo/baseline.json.gz --devices 240 --days 21 \
 #:     --seed 9001 --ac-interval-s 300 --washer-interval-s 30
 DEMO_BASELINE = Path(__file__).with_name("baseline.json.gz")
 #: Severity of every demo fault (1.0: it will become visible to the customer).
@@ -66,7 +68,7 @@ DEMO_SEVERITY = 1.0
 @dataclass
 class DemoOptions:
     devices: int = 30
-    days: float = 21.0
+    days: float = 28.0
     seed: int = 7
     api_port: int = 8080
     ac_interval_s: int = 300
