@@ -17,6 +17,16 @@ Acks flow back only after the handler returned, so a worker that dies (or whose
 handler raises) leaves the batch unacknowledged and it is redelivered, possibly
 to another worker: the caller de-duplicates by (device, seq).
 
+Leaving is abrupt on purpose: a clean AMQP close makes pika send
+``basic.cancel`` for each consumer before ``channel.close``. On a 3.10 quorum
+queue the cancel hands the queue to the next waiting consumer at once, while
+our unacked messages are returned only at the channel close, *after* newer
+messages went to the new owner: a device's messages would be processed out of
+order (measured: ``test_a_stopped_worker_hands_over_cleanly``). A dropped TCP
+connection is handled like a crash: RabbitMQ returns the unacked messages to the
+head of the queue and then activates the next consumer, in order. So
+:meth:`PartitionConsumer.stop` and a failing handler shut the socket down.
+
 Threading: a pika ``BlockingConnection`` is not thread-safe, so the connection,
 its channels, the handler and the acks all run on the thread that calls
 :meth:`PartitionConsumer.run`; :meth:`stop` only sets a flag that the loop reads
@@ -26,11 +36,13 @@ well under the heartbeat timeout (2 x 15 s by default).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -253,10 +265,7 @@ class PartitionConsumer:
         self._channels = {}
         self._subscribed.clear()
         if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except _CONNECTION_ERRORS:
-                log.debug("closing a broken connection", exc_info=True)
+            _drop_abruptly(connection)
         if lost and self.on_partitions_lost is not None:
             self.on_partitions_lost(lost)
 
@@ -268,8 +277,62 @@ class PartitionConsumer:
             except (TransportUnavailable, *_CONNECTION_ERRORS) as error:
                 log.warning("RabbitMQ still unreachable: %s", error)
                 self._stop.wait(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, 5.0)
                 continue
             self.reconnects += 1
             log.info("reconnected to RabbitMQ at %s", redact(self.url))
             return
+
+
+def _drop_abruptly(connection: pika.BlockingConnection) -> None:
+    """Shut the TCP socket down without AMQP's goodbye (see the module docstring for why)."""
+    # pika (1.x) exposes no public way to drop a connection: reach its socket.
+    transport = getattr(getattr(connection, "_impl", None), "_transport", None)
+    stream = getattr(transport, "_sock", None)
+    if not isinstance(stream, socket.socket):
+        # pika's internals changed: closing cleanly is correct but may reorder a handover.
+        log.warning("cannot drop the RabbitMQ socket abruptly; closing cleanly")
+        with contextlib.suppress(*_CONNECTION_ERRORS):
+            connection.close()
+        return
+    with contextlib.suppress(OSError):
+        stream.shutdown(socket.SHUT_RDWR)
+    # Let pika see the end of the stream and release its resources; it logs the
+    # EOF we caused as errors, which would read like an incident.
+    with (
+        _silenced(_PIKA_STREAM_LOGGERS),
+        contextlib.suppress(*_CONNECTION_ERRORS, pika.exceptions.StreamLostError),
+    ):
+        while connection.is_open:
+            connection.process_data_events(time_limit=0.05)
+
+
+_PIKA_STREAM_LOGGERS = (
+    "pika.adapters.utils.io_services_utils",
+    "pika.adapters.base_connection",
+    "pika.adapters.blocking_connection",
+)
+
+
+class _ThisThreadOnly(logging.Filter):
+    """Drops records logged by the thread that created it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread
+
+
+@contextlib.contextmanager
+def _silenced(names: Sequence[str]) -> Iterator[None]:
+    quiet = _ThisThreadOnly()
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
