@@ -13,6 +13,12 @@ can restore the partition's devices' state from its checkpoint first. After a
 reconnect the consumer may have lost partitions to another worker and regained
 them: the hook runs again (and :attr:`on_partitions_lost` runs at the loss).
 
+Order: per partition, deliveries arrive in queue order, and a handover (crash or
+:meth:`stop`) returns the old owner's unacked messages before newer ones. One
+exception, measured on 3.10: after a RabbitMQ *crash* the reconnected consumer
+may get newer messages before those the dead connection held (see
+docs/scale-out.md), so de-duplicate by (device, seq) membership.
+
 Acks flow back only after the handler returned, so a worker that dies (or whose
 handler raises) leaves the batch unacknowledged and it is redelivered, possibly
 to another worker: the caller de-duplicates by (device, seq).
