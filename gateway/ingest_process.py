@@ -17,6 +17,7 @@ import contextlib
 import logging
 import multiprocessing
 import queue
+import signal
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -37,6 +38,8 @@ CHILD_LINGER_S = 0.02
 
 def _child_main(options: dict[str, Any], connection: Connection) -> None:
     """The child: run paho, forward batches, acknowledge what the parent stored."""
+    # Ctrl-C reaches the whole process group; the parent decides when the child stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

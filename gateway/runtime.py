@@ -302,6 +302,7 @@ class Gateway:
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.wait(0.5):
                 pass
+        log.info("stopping: finishing the batch in hand, writing the detectors' checkpoint")
         self.stop()
 
 

@@ -38,6 +38,10 @@ for module in (gateway, edge, simulate, evaluate, demo, scorecard, history, base
     module.register(app)
 
 
+#: The exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT).
+INTERRUPTED = 130
+
+
 class UserError(Exception):
     """Raised by a command for a problem the user can fix; printed as one line."""
 
@@ -45,7 +49,7 @@ class UserError(Exception):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning usage and settings errors into one line."""
     try:
-        app(args=argv, prog_name="housecall", standalone_mode=False)
+        code = app(args=argv, prog_name="housecall", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as err:
         print(err.format_message(), file=sys.stderr)
         sys.exit(2)
@@ -60,6 +64,13 @@ def main(argv: list[str] | None = None) -> None:
         _fail("aborted", 130)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    # Out of standalone mode typer turns Ctrl-C (and SIGTERM where a command maps it to
+    # one) into a returned 130 after the command's own cleanup ran; an exit code a command
+    # raised (typer.Exit) comes back the same way.
+    if code == INTERRUPTED:
+        _fail("interrupted", INTERRUPTED)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _fail(message: str, code: int) -> None:

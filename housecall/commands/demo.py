@@ -8,6 +8,7 @@ then a summary; then the API keeps serving until Ctrl-C (``--no-serve`` to exit)
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -62,6 +63,9 @@ def demo(  # noqa: PLR0917 - typer options
     from housecall.demo.run import DemoOptions, DemoRun
     from housecall.demo.view import live_view, summary_tables
 
+    # SIGTERM stops the demo the way Ctrl-C does: through the cleanup below, children,
+    # broker and all, then one line (``housecall: error: interrupted``).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     console = Console()
     if not console.is_terminal:  # piped or captured: wide enough for the tables
         console = Console(width=150)

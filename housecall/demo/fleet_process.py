@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,7 @@ class RemotePlan:
 
 def run_fleet(config: Any, url: str, protocol: int, window: int, ch: FleetChannels) -> None:
     """The child's main: publish every message of the run, at most ``window`` ahead."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the demo's main process stops us
     from edge.publisher import MqttPublisher
     from simulators.fleet import FleetRun
 
@@ -121,6 +123,7 @@ def start_fleet(
 
 def notice_times_main(config: Any, out: Any) -> None:
     """Ground truth of the unrepaired fleet, for lead times (run in a process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from simulators.fleet import ground_truth
 
     try:

@@ -292,6 +292,9 @@ class DemoRun:
             self.progress.published = int(ch.published.value)
             with contextlib.suppress(queue.Empty):
                 raise RuntimeError(f"the simulated fleet failed: {ch.errors.get_nowait()}")
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop publishing now, not at the end
+            process.terminate()
+            raise
         finally:
             process.join(30)
             if process.is_alive():
