@@ -7,15 +7,23 @@ raises the condensing approach; a worn bearing raises spin vibration and kurtosi
 
 The evidence is what the detectors put in the orders of that device: each evidence
 snapshot lists the signals that moved MOST (baseline beside observed), so a key signal
-absent from a non-empty snapshot did not move much. A recorded root cause is:
+absent from a non-empty snapshot did not move much. An order opened from the
+appliance's own error code carries that event instead (``error E21: drain timeout``,
+unit ``event``): the code names a fault (:func:`detectors.errors.error_fault`), or none.
+A recorded root cause is:
 
 - ``consistent`` when some snapshot shows one of its key signals moved its way by more
-  than the signal's tolerance;
-- ``contradicted`` when there are snapshots from before (and after, if any) the visit
-  and none shows that, e.g. ``refrigerant_leak`` on a unit whose refrigerant-side
-  signals stayed normal before and after;
-- ``undetermined`` with no evidence, or for a fault with no physical key signal
-  (``sensor_fault``: by definition nothing else moves).
+  than the signal's tolerance, or the appliance's error code names that very fault;
+- ``contradicted`` when the evidence points ELSEWHERE and never its way: another
+  signal moved beyond its tolerance (or a key signal moved against it), or an error
+  code names another fault, e.g. ``refrigerant_leak`` on a unit whose condensing
+  approach rose while its refrigerant-side signals stayed normal before and after;
+- ``undetermined`` with no evidence, with evidence that points nowhere (an error code
+  that names no fault, signals all within tolerance), or for a fault with no physical
+  key signal (``sensor_fault``: by definition nothing else moves).
+
+Only evidence that points elsewhere contradicts: an honest technician who confirms the
+fault the appliance itself reported must not lose dispatch weight for it (issue 31).
 
 >>> before = [[{"signal": "condensing_approach_k", "baseline": 12.0, "observed": 19.0},
 ...            {"signal": "superheat_k", "baseline": 5.0, "observed": 4.6}]]
@@ -25,6 +33,11 @@ absent from a non-empty snapshot did not move much. A recorded root cause is:
 'consistent'
 >>> judge("ac", "sensor_fault", before).verdict
 'undetermined'
+>>> e21 = [[{"signal": "error E21: drain timeout", "baseline": 0, "observed": 1, "unit": "event"}]]
+>>> judge("washer", "drain_pump_clog", e21).verdict
+'consistent'
+>>> judge("washer", "heater_failure", e21).verdict
+'contradicted'
 """
 
 from __future__ import annotations
@@ -32,6 +45,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from detectors.errors import error_fault
+from edge.contract import Kind
 
 CONSISTENT, CONTRADICTED, UNDETERMINED = "consistent", "contradicted", "undetermined"
 EITHER = 0
@@ -96,6 +112,21 @@ def moved(signal: str, baseline: float, observed: float, direction: int) -> bool
     return direction == EITHER or (change > 0) == (direction > 0)
 
 
+def is_error_event(item: dict[str, Any]) -> bool:
+    """Is this evidence item the appliance's own error event (``error <code>: <text>``)?"""
+    return item.get("unit") == "event" and str(item.get("signal") or "").startswith("error ")
+
+
+def error_named(kind: str, item: dict[str, Any]) -> str | None:
+    """The fault an error event's text names without doubt, or None."""
+    _, _, text = str(item.get("signal") or "").partition(": ")
+    try:
+        fault = error_fault(Kind(kind), text)
+    except ValueError:  # not a kind the detectors know
+        return None
+    return None if fault is None else str(fault)
+
+
 def judge(kind: str, root_cause: str, snapshots: Sequence[Sequence[dict[str, Any]]]) -> Judgement:
     """Verdict on ``root_cause`` from evidence snapshots (before and after the visit)."""
     keys = KEY_SIGNALS.get((kind, root_cause))
@@ -108,24 +139,44 @@ def judge(kind: str, root_cause: str, snapshots: Sequence[Sequence[dict[str, Any
     if not filled:
         return Judgement(UNDETERMINED, "no telemetry evidence recorded around the visit")
     seen: list[str] = []
+    elsewhere: list[str] = []  # what points away from the root cause
     for snapshot in filled:
         for item in snapshot:
             signal = str(item.get("signal"))
-            if signal not in keys:
+            if is_error_event(item):
+                named = error_named(kind, item)
+                if named == root_cause:
+                    return Judgement(
+                        CONSISTENT, f"the appliance reported {signal}, which names {root_cause}"
+                    )
+                if named is not None:
+                    elsewhere.append(f"{signal} names {named}")
                 continue
             try:
                 baseline, observed = float(item["baseline"]), float(item["observed"])
             except (KeyError, TypeError, ValueError):
                 continue
+            if signal not in keys:
+                if moved(signal, baseline, observed, EITHER):
+                    elsewhere.append(f"{signal} {baseline:g}->{observed:g}")
+                continue
             if moved(signal, baseline, observed, keys[signal]):
                 return Judgement(
                     CONSISTENT, f"{signal} moved from {baseline:g} to {observed:g} as {root_cause}"
                 )
+            if moved(signal, baseline, observed, EITHER):  # the wrong way
+                elsewhere.append(f"{signal} {baseline:g}->{observed:g}")
             seen.append(f"{signal} {baseline:g}->{observed:g}")
     names = ", ".join(keys)
+    if not elsewhere:
+        return Judgement(
+            UNDETERMINED,
+            f"the {len(filled)} evidence snapshot(s) around the visit point to no other fault",
+        )
     shown = f" (seen: {'; '.join(seen)})" if seen else ""
     return Judgement(
         CONTRADICTED,
         f"{root_cause} recorded, but its key signals ({names}) stayed normal in the "
-        f"{len(filled)} evidence snapshot(s) before and after the visit{shown}",
+        f"{len(filled)} evidence snapshot(s) before and after the visit{shown}, while the "
+        f"evidence points elsewhere: {'; '.join(elsewhere[:3])}",
     )
