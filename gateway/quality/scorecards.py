@@ -11,7 +11,8 @@ which it was resolved and measured with what the history chain recorded around i
 - lead time consumed: the share of the detectors' warning (opened -> predicted failure,
   device time) used up when the repair was done (device time of the device's latest
   message then); above 1 means the repair came after the predicted failure;
-- customer rating (1-5) and bills flagged over the expected range;
+- customer rating (1-5) and bills flagged over the expected range (a bill recorded on
+  site, before the resolution, counts for the visit it was made in);
 - root cause contradicted by telemetry (:mod:`gateway.quality.evidence_rules`), judged
   on the order's evidence before the visit and the device's evidence after it.
 
@@ -262,6 +263,10 @@ def _order_visits(
     severity = "medium"
     evidence: list[list[dict[str, Any]]] = []
     last: Visit | None = None
+    #: a bill recorded before the visit's resolution (on site: the API allows it) waits
+    #: for the visit it belongs to, instead of being lost or given to an earlier visit
+    pending_bill: bool | None = None
+    in_visit = False  # between (re)opening and resolution
     for r in records:
         p = r.payload or {}
         at = aware(r.recorded_wall_at)
@@ -270,6 +275,7 @@ def _order_visits(
             if r.event == "reopened" and last is not None and last.outcome is None:
                 last.outcome = "reopened"
             start, accepted, on_site = at, None, 0
+            in_visit, pending_bill = True, None
             device_start = _dt(p.get("opened_at")) if r.event == "opened" else None
             device_start = device_start or maybe_aware(r.device_at)
             predicted = _dt(p.get("predicted_failure_at"))
@@ -308,12 +314,16 @@ def _order_visits(
                 before=[list(e) for e in evidence],
                 resolved_device_at=device_at,
                 first=not visits,
+                bill_flagged=pending_bill,
             )
             visits.append(last)
+            in_visit, pending_bill = False, None
         elif r.event == "verified" and last is not None and last.outcome is None:
             last.outcome = "verified"
         elif r.event == "rated" and last is not None:
             last.rating = int(p.get("stars", 0)) or None
+        elif r.event == "billed" and in_visit:
+            pending_bill = bool(p.get("flagged"))
         elif r.event == "billed" and last is not None:
             last.bill_flagged = bool(p.get("flagged"))
     return visits
