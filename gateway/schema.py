@@ -14,6 +14,7 @@ A schema change is a new revision::
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from pathlib import Path
@@ -59,6 +60,9 @@ def migrate(engine: Engine) -> None:
     with _lock:
         if engine in _migrated:
             return
+        # Alembic narrates every step at INFO (from its import on); a gateway's log, and a
+        # one-line error when the database is unreachable, should not carry that.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         from alembic import command
 
         metadata()

@@ -8,7 +8,7 @@ so there is one answer to "what runs, and what is connected to what":
 * the :class:`~gateway.runtime.Gateway` (broker connection, pipeline, time-series
   delivery, HTTP API) with the detectors, their checkpointer and the work-order
   service as its signal sink;
-* the :class:`~gateway.workorders.loop.ServiceLoop` (work orders, quality, webhooks, SLA,
+* the :class:`~gateway.service_loop.ServiceLoop` (work orders, quality, webhooks, SLA,
   notices), whose technicians' outcomes reach the detectors through the pipeline, so they
   are journaled and learned in one order with the telemetry.
 
@@ -24,8 +24,8 @@ from detectors.api import FleetDetector, NullDetector, Outcome
 from edge.mqtt_url import MqttUrl
 from gateway.db import create_schema, make_engine
 from gateway.runtime import Gateway
+from gateway.service_loop import ServiceLoop
 from gateway.settings import Settings
-from gateway.workorders.loop import ServiceLoop
 from gateway.workorders.metrics import ServiceLoopCollector
 from gateway.workorders.service import ServiceConfig, WorkOrderService
 

@@ -2,7 +2,7 @@
 
 Public API (what the gateway, the demo and other layers call):
 
-- :class:`gateway.workorders.loop.ServiceLoop` -- everything in one part: ``.service``
+- :class:`gateway.service_loop.ServiceLoop` -- everything in one part: ``.service``
   (the pipeline's ``SignalSink``), ``.routers()`` and ``.device_scope()`` for
   ``create_app``/``Gateway``, ``.start()``/``.stop()`` for the webhook and SLA workers.
 - :class:`gateway.workorders.service.WorkOrderService` -- ``handle(device, ts, signals)``,

@@ -32,8 +32,8 @@ from detectors.api import FleetDetector, NullDetector
 from edge.contract import Fault, Kind, WorkOrderStatus
 from gateway.pipeline import BatchResult
 from gateway.runtime import Gateway
+from gateway.service_loop import ServiceLoop
 from gateway.settings import load_settings
-from gateway.workorders.loop import ServiceLoop
 from gateway.workorders.service import ServiceConfig, WorkOrderService
 from housecall.compose import build_gateway
 from housecall.demo.field import DemoFieldService, Repairable, seed_technicians

@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.contract import Notice
 from edge.mqtt_url import MqttUrl
 from gateway.quality.service import QualityService
-from gateway.workorders.loop import LazyMqttNotices, ServiceLoop
+from gateway.service_loop import LazyMqttNotices, ServiceLoop
 from gateway.workorders.service import ServiceConfig, WorkOrderService
 from tests.gateway.quality.helpers import (
     Clock,

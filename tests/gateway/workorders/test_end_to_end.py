@@ -20,8 +20,8 @@ from detectors.fleet import HousecallDetector
 from edge.contract import Fault
 from gateway.db import make_engine
 from gateway.pipeline import Pipeline, RawMessage
+from gateway.service_loop import ServiceLoop
 from gateway.storage import BatchStorage
-from gateway.workorders.loop import ServiceLoop
 from gateway.workorders.service import ServiceConfig
 from housecall.demo.field import DemoFieldService, Repairable, seed_technicians
 from simulators.fleet import FleetConfig, FleetRun

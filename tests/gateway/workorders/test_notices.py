@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from edge.contract import Fault, Notice, Severity
 from edge.mqtt_url import MqttUrl
-from gateway.workorders.loop import ServiceLoop
+from gateway.service_loop import ServiceLoop
 from tests.gateway.workorders.helpers import T0, Dev, finding
 from tests.servers import Mosquitto
 

@@ -21,8 +21,8 @@ from detectors.fleet import HousecallDetector
 from edge.contract import Birth, Fault, Kind, Severity
 from gateway.db import make_engine
 from gateway.pipeline import Pipeline, RawMessage
+from gateway.service_loop import ServiceLoop
 from gateway.storage import BatchStorage
-from gateway.workorders.loop import ServiceLoop
 from gateway.workorders.views import iso
 from housecall.evaluation.runner import evaluate
 from housecall.evaluation.scoring import OpenedOrder

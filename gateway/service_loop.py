@@ -1,5 +1,8 @@
 """The service loop as one part to plug into the gateway: sink, routers, background workers.
 
+It lives beside the packages it wires, not inside one: work orders and service quality
+must not import each other, and this is the one module that builds both.
+
 The composition root (:func:`housecall.compose.build_gateway`) wires it like this::
 
     loop = ServiceLoop(engine, admin_token=..., detector=fleet,
