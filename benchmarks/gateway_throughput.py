@@ -166,7 +166,7 @@ def paced_publisher(
     would count against the gateway's latency. Also saves the CPU seconds it spent
     publishing (``*.cpu.npy``).
     """
-    with open(messages_file, "rb") as handle:
+    with Path(messages_file).open("rb") as handle:
         messages: list[Message] = pickle.load(handle)
     publisher = PacedPublisher(MqttUrl.parse(url), f"bench-paced-{Path(times_file).stem}", 200)
     times = np.zeros(len(messages))

@@ -425,8 +425,10 @@ def render(
     lines = [
         "# Measured results",
         "",
-        f"Written by `./run bench` (`{PYTHON} benchmarks.results_table"
-        f"{' --quick' if quick else ''}`) {stamp}.",
+        (
+            f"Written by `./run bench` (`{PYTHON} benchmarks.results_table"
+            f"{' --quick' if quick else ''}`) {stamp}."
+        ),
         "",
     ]
     if quick:

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser.add_argument("--seed", type=int, default=7)
     args, _ = parser.parse_known_args(argv)
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     config = FleetConfig(
         devices=args.devices, days=args.days, seed=args.seed, ac_interval_s=args.ac_interval
     )

@@ -191,14 +191,15 @@ def import_baseline(detector: HousecallDetector, body: Any) -> BaselineImport:
             key = (str(item["kind"]), str(item["model"]), str(item["regime"]))
             cohorts[key] = _cohort_from(item)
         spreads = {Kind(k): v for k, v in body["unit_spreads"].items()}
-        for kind, spread in spreads.items():
-            n = len(detector.unit_spreads[kind].units)
-            if len(spread["mean_abs"]) != n or len(spread["units"]) != n:
-                raise BaselineError(f"the {kind.value} units' spread has other signals")
+        widths = {k: (len(v["mean_abs"]), len(v["units"])) for k, v in spreads.items()}
     except BaselineError:
         raise
     except (KeyError, TypeError, ValueError) as err:
         raise BaselineError(f"malformed baseline: {type(err).__name__}: {err}") from None
+    for kind, width in widths.items():
+        n = len(detector.unit_spreads[kind].units)
+        if width != (n, n):
+            raise BaselineError(f"the {kind.value} units' spread has other signals")
     replaced = sum(1 for key in cohorts if key in detector.cohorts)
     detector.cohorts.update(cohorts)
     taken = []

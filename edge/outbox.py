@@ -187,10 +187,10 @@ class Outbox:
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 found = self._db.execute(
-                    f"SELECT COUNT(*), COALESCE(SUM(charge), 0) FROM outbox WHERE id IN ({marks})",
+                    f"SELECT COUNT(*), COALESCE(SUM(charge), 0) FROM outbox WHERE id IN ({marks})",  # noqa: S608 - placeholders only, values bound
                     chunk,
                 ).fetchone()
-                self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
+                self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)  # noqa: S608 - placeholders only
                 removed += int(found[0])
                 charge += int(found[1])
             counts = {"forwarded": removed, **(extra_counts or {})}
@@ -230,7 +230,7 @@ class Outbox:
                 if excess <= 0:
                     break
             marks = ",".join("?" * len(chosen))
-            self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chosen)
+            self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chosen)  # noqa: S608 - placeholders only
 
     def _flush_counters(self, batch: Batch) -> None:
         self._db.executemany(
@@ -278,7 +278,7 @@ class Batch:
 
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
-        self._db = outbox._db
+        self._db = outbox._db  # noqa: SLF001 - the outbox's own helper
         self.counts: dict[str, int] = {}
         self.charged_delta = 0
         self.rows_delta = 0
@@ -332,14 +332,14 @@ class Batch:
             "INSERT INTO pending_features (device_id, features, burst_ts) VALUES (?, ?, ?)",
             (device_id, orjson.dumps(features), burst_ts),
         )
-        self._outbox._devices_with_features.add(device_id)
+        self._outbox._devices_with_features.add(device_id)  # noqa: SLF001 - the outbox's own helper
         self.count("features.bursts")
 
     def take_features(self, device_id: str) -> dict[str, float] | None:
         """The features held for ``device_id`` (removed from the store), if any."""
-        if device_id not in self._outbox._devices_with_features:
+        if device_id not in self._outbox._devices_with_features:  # noqa: SLF001 - the outbox's own helper
             return None
-        self._outbox._devices_with_features.discard(device_id)
+        self._outbox._devices_with_features.discard(device_id)  # noqa: SLF001 - the outbox's own helper
         row = self._db.execute(
             "DELETE FROM pending_features WHERE device_id = ? RETURNING features", (device_id,)
         ).fetchone()

@@ -245,7 +245,7 @@ class MqttIngest:
             try:
                 topic = message.topic
             except UnicodeDecodeError:
-                topic = repr(bytes(message._topic))
+                topic = repr(bytes(message._topic))  # noqa: SLF001 - paho keeps the raw topic there
             self.queue.put(
                 Delivery(
                     RawMessage(topic, bytes(message.payload), time.time()),

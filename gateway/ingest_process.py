@@ -71,7 +71,7 @@ def _child_main(options: dict[str, Any], connection: Connection) -> None:
     try:
         while not stop.is_set():
             deliveries = ingest.take(batch_max, 0.02, CHILD_LINGER_S)
-            now_state = (ingest.subscribed.is_set(), ingest.metrics.mqtt_connects._value.get())
+            now_state = (ingest.subscribed.is_set(), ingest.metrics.mqtt_connects._value.get())  # noqa: SLF001 - prometheus has no public read
             if now_state != state:
                 state = now_state
                 connection.send(("state", state))

@@ -341,7 +341,6 @@ class Pipeline:
         while True:
             try:
                 self.storage.commit(write)
-                return
             except StorageUnavailable as err:
                 self.metrics.storage_retries.inc()
                 if self._stopping.is_set():
@@ -351,6 +350,8 @@ class Pipeline:
                 log.warning("batch %d not stored yet (%s); retrying", write.batch_id, err)
                 self._stopping.wait(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, 2.0)
+            else:
+                return
 
     def _after_commit(
         self,

@@ -355,17 +355,16 @@ class AcFleet:
             self.t_room_set = True
         want_mode, want_sp, _present = self._wanted(t_s, dt, daily_mean, outdoor)
         want_mode = np.where(powered, want_mode, MODE_OFF)
-        user: list[tuple[int, str, float | str]] = []
         changed_mode = np.nonzero((want_mode != self.mode) & powered)[0]
-        for i in changed_mode.tolist():
-            user.append((i, "mode", MODE_NAMES[int(want_mode[i])]))
+        user: list[tuple[int, str, float | str]] = [
+            (i, "mode", MODE_NAMES[int(want_mode[i])]) for i in changed_mode.tolist()
+        ]
         changed_sp = np.nonzero(
             (want_mode != MODE_OFF)
             & (want_mode == self.mode)
             & (np.abs(want_sp - np.where(np.isnan(self.setpoint), want_sp, self.setpoint)) > 0.01)
         )[0]
-        for i in changed_sp.tolist():
-            user.append((i, "setpoint", float(want_sp[i])))
+        user.extend((i, "setpoint", float(want_sp[i])) for i in changed_sp.tolist())
         self.mode = want_mode
         self.setpoint = want_sp
         mode = want_mode
@@ -609,8 +608,7 @@ class AcFleet:
             (shortfall, CODE_SHORTFALL),
         ):
             hit = mask & quiet
-            for i in np.nonzero(hit)[0].tolist():
-                errors.append((i, code))
+            errors.extend((i, code) for i in np.nonzero(hit)[0].tolist())
             quiet = quiet & ~hit
             if code != CODE_SHORTFALL:
                 self.lockout_until = np.where(mask, t_s + _LOCKOUT_S, self.lockout_until)

@@ -200,7 +200,7 @@ class FaultTruth:
 
 
 def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def _iso(value: datetime) -> str:

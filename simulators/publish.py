@@ -114,7 +114,7 @@ def read_jsonl(path: str | Path) -> Iterator[SimMessage]:
                 continue
             raw = orjson.loads(line)
             address = parse_topic(raw["topic"])
-            epoch = datetime.fromisoformat(raw["ts"].replace("Z", "+00:00")).timestamp()
+            epoch = datetime.fromisoformat(raw["ts"]).timestamp()
             yield SimMessage(
                 epoch,
                 address.device_id,

@@ -197,7 +197,7 @@ class RabbitMQ:
         while True:
             try:
                 pika.BlockingConnection(parameters).close()
-                return
+                return  # noqa: TRY300 - the loop's one way out
             except pika.exceptions.AMQPError as error:
                 if time.monotonic() > deadline or not self.running:
                     raise RabbitMQError(

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from gateway.workorders.ids import new_id, utcnow
 from gateway.workorders.tables import ApiKeyRow
 
-TOKEN_PREFIX = "hck_"
+TOKEN_PREFIX = "hck_"  # noqa: S105 - a prefix, not a secret
 
 
 class Role(StrEnum):

@@ -193,7 +193,7 @@ def simulate(
 
 def _parse_start(text: str) -> datetime:
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a date (YYYY-MM-DD) or RFC 3339 time") from None
     if value.tzinfo is None:

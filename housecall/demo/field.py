@@ -95,7 +95,7 @@ class DemoFieldService:
             return
         if what not in {"opened", "reopened"}:
             return
-        opened = datetime.fromisoformat(str(data["opened_at"]).replace("Z", "+00:00"))
+        opened = datetime.fromisoformat(str(data["opened_at"]))
         start = max(opened, self.device_now or opened)
         with self._lock:
             heapq.heappush(

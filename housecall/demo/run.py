@@ -345,7 +345,7 @@ class DemoRun:
         for order in sorted(items, key=lambda o: o["opened_at"]):
             notice = notice_at.get(order["device_id"])
             # lead time from the gateway's first action: a self-fix notice or the order
-            opened = datetime.fromisoformat(order["first_seen_at"].replace("Z", "+00:00"))
+            opened = datetime.fromisoformat(order["first_seen_at"])
             true_fault = truth_faults.get(order["device_id"])
             r.orders.append(
                 {

@@ -25,7 +25,7 @@ STATUS_STYLE = {
 def _lead(notice: datetime | None, opened_at: str) -> Text:
     if notice is None:
         return Text("customer never noticed", style="dim")
-    opened = datetime.fromisoformat(opened_at.replace("Z", "+00:00"))
+    opened = datetime.fromisoformat(opened_at)
     days = (notice - opened).total_seconds() / 86400
     return Text(f"{days:+.1f} d", style="green" if days > 0 else "red")
 

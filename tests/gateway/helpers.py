@@ -127,7 +127,7 @@ def wait_until(condition: Any, timeout_s: float = 30.0, interval_s: float = 0.1)
 def metric_value(metrics_text: str, name: str) -> float:
     """One sample's value from a Prometheus text page (0 when absent)."""
     for line in metrics_text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith((name + " ", name + "{")):
             if line.startswith(name + " ") or line.split(" ")[0] == name:
                 return float(line.rsplit(" ", 1)[1])
             if "{" in name or line.startswith(name + "{"):

@@ -137,7 +137,7 @@ def test_redelivered_and_replayed_duplicates_are_not_stored_twice_even_after_res
 
     restarted = new_pipeline(engine)  # a new process: marks come from the SQL store
     replayed = []
-    for seq in range(0, 12):
+    for seq in range(12):
         body = valid_body("ac-1", seq)
         body["replay"] = True
         replayed.append(RawMessage("appliances/ac-1/telemetry", orjson.dumps(body)))

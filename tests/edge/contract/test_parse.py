@@ -40,7 +40,8 @@ from edge.contract import (
 )
 
 device_ids = st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z")
-timestamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)).map(
+# Naive on purpose: strftime below writes them with a literal Z (UTC).
+timestamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)).map(  # noqa: DTZ001
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 )
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)

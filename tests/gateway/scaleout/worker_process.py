@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from gateway.scaleout import PartitionConsumer, PartitionDelivery, Topology
 from tests.gateway.scaleout.helpers import key
@@ -20,7 +21,7 @@ from tests.gateway.scaleout.helpers import key
 def main(argv: Sequence[str]) -> int:
     url, prefix, partitions, out_path, delay = argv
     topology = Topology(partitions=int(partitions), prefix=prefix)
-    with open(out_path, "a", encoding="utf-8") as out:
+    with Path(out_path).open("a", encoding="utf-8") as out:
 
         def handle(batch: Sequence[PartitionDelivery]) -> None:
             time.sleep(float(delay))
