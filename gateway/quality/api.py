@@ -9,6 +9,7 @@ its line).
 (No ``from __future__ import annotations``: FastAPI reads the signatures at runtime.)
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +46,21 @@ class RosterIn(BaseModel):
     path: str = Field(description="a provider roster TOML file on the gateway's disk")
 
 
+def shown_to(scope: Scope) -> Callable[[dict[str, Any]], bool]:
+    """Which scorecard contradictions a caller may read: those of orders in its tenancy.
+
+    A contradiction names an order and its root cause, so it is scoped as orders are
+    (:func:`gateway.workorders.queries.visible`): an admin sees all, a brand its own
+    brand's orders, a technician their own visits. The rates stay whole for everyone.
+    """
+    if scope.role is Role.ADMIN:
+        return lambda _example: True
+    if scope.role is Role.BRAND:
+        brand = scope.brand  # never None for a brand key; an unbranded order is nobody's
+        return lambda example: brand is not None and example.get("brand") == brand
+    return lambda example: example.get("technician_id") == scope.technician_id
+
+
 def quality_routers(ctx: ApiContext, quality: QualityService) -> list[APIRouter]:
     router = APIRouter(prefix=API, tags=["service quality"])
     Caller = Annotated[Scope, Depends(_scope_dependency(ctx))]  # noqa: N806
@@ -61,7 +77,7 @@ def quality_routers(ctx: ApiContext, quality: QualityService) -> list[APIRouter]
         scope: Caller, since: AwareDatetime | None = None, until: AwareDatetime | None = None
     ) -> dict[str, Any]:
         _require(scope, Role.ADMIN, Role.BRAND)
-        return quality.scorecards(*card_period(since, until)).as_json()
+        return quality.scorecards(*card_period(since, until)).as_json(shown_to(scope))
 
     @router.get("/providers/{provider_id}/scorecard", summary="One provider's scorecard")
     def provider_scorecard(
@@ -72,11 +88,14 @@ def quality_routers(ctx: ApiContext, quality: QualityService) -> list[APIRouter]
     ) -> dict[str, Any]:
         _require(scope, Role.ADMIN, Role.BRAND)
         report = quality.scorecards(*card_period(since, until))
+        shows = shown_to(scope)
         for rank, card in enumerate(report.providers, start=1):
             if card.subject == provider_id:
-                techs = [t.as_json() for t in report.technicians if t.provider_id == provider_id]
+                techs = [
+                    t.as_json(shows) for t in report.technicians if t.provider_id == provider_id
+                ]
                 return {
-                    **card.as_json(),
+                    **card.as_json(shows),
                     "rank": rank,
                     "of": len(report.providers),
                     "since": report.since.isoformat(),
@@ -100,7 +119,7 @@ def quality_routers(ctx: ApiContext, quality: QualityService) -> list[APIRouter]
         report = quality.scorecards(*card_period(since, until))
         for card in report.technicians:
             if card.subject == technician_id:
-                return card.as_json()
+                return card.as_json(shown_to(scope))
         raise HTTPException(404, f"no visits by technician {technician_id} in the period")
 
     @router.get("/work-orders/{order_id}/quality", summary="Expected cost, warranty, bills")

@@ -44,9 +44,11 @@ from gateway.quality.tables import HistoryRecordRow
 from gateway.workorders.dispatch import Candidate
 from gateway.workorders.ids import aware, maybe_aware
 from gateway.workorders.sla import DEFAULT_SLA_HOURS
-from gateway.workorders.tables import ProviderRow, TechnicianRow
+from gateway.workorders.tables import ProviderRow, TechnicianRow, WorkOrderRow
 
 Weight = Annotated[float, Field(ge=0)]
+#: which contradiction examples a reader may see (by their order's brand, technician...)
+Shows = Callable[[dict[str, Any]], bool]
 
 
 class _Strict(BaseModel):
@@ -119,6 +121,8 @@ class Visit:
     bill_flagged: bool | None = None
     verdict: str = UNDETERMINED
     verdict_reason: str = ""
+    #: the order's brand: whose tenancy the visit's details (order id, root cause) are in
+    brand: str | None = None
 
 
 @dataclass
@@ -164,7 +168,13 @@ class Scorecard:
             ),
         }
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, shows: Shows | None = None) -> dict[str, Any]:
+        """The card; ``shows`` picks the contradictions the reader may see (None: all).
+
+        Contradictions name orders and root causes, which belong to the order's brand;
+        the rates and counts are the subject's whole work and are shown to everyone.
+        """
+        examples = [e for e in self.examples if shows is None or shows(e)]
         return {
             "id": self.subject,
             "name": self.name,
@@ -185,7 +195,7 @@ class Scorecard:
                 "root_causes_judged": self.judged,
                 "root_causes_contradicted": self.contradicted,
             },
-            "contradictions": self.examples[:10],
+            "contradictions": examples[:10],
         }
 
 
@@ -215,7 +225,7 @@ def overall(card: Scorecard, policy: ScorecardPolicy) -> float:
 def _dt(value: Any) -> datetime | None:
     if not value:
         return None
-    return aware(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    return aware(datetime.fromisoformat(str(value)))  # 3.11 reads a trailing Z
 
 
 def visits_from_history(
@@ -366,7 +376,13 @@ def tally(
             if v.verdict == CONTRADICTED:
                 card.contradicted += 1
                 card.examples.append(
-                    {"order_id": v.order_id, "root_cause": v.root_cause, "why": v.verdict_reason}
+                    {
+                        "order_id": v.order_id,
+                        "brand": v.brand,
+                        "technician_id": v.technician_id,
+                        "root_cause": v.root_cause,
+                        "why": v.verdict_reason,
+                    }
                 )
     for card in cards.values():
         card.score = overall(card, policy)
@@ -380,12 +396,13 @@ class ScorecardReport:
     providers: list[Scorecard]
     technicians: list[Scorecard]
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, shows: Shows | None = None) -> dict[str, Any]:
+        """Every card; ``shows``: the contradictions the reader may see (None: all)."""
         return {
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
-            "providers": [c.as_json() for c in self.providers],
-            "technicians": [c.as_json() for c in self.technicians],
+            "providers": [c.as_json(shows) for c in self.providers],
+            "technicians": [c.as_json(shows) for c in self.technicians],
         }
 
 
@@ -418,6 +435,16 @@ def build_scorecards(
     ]
     techs = {t.id: t for t in session.scalars(select(TechnicianRow))}
     providers = {p.id: p.name for p in session.scalars(select(ProviderRow))}
+    ordered = {v.order_id for v in visits}
+    brands: dict[str, str | None] = {}
+    if ordered:
+        brands = dict(
+            session.execute(
+                select(WorkOrderRow.id, WorkOrderRow.brand).where(WorkOrderRow.id.in_(ordered))
+            ).all()
+        )
+    for v in visits:
+        v.brand = brands.get(v.order_id)
     for v in visits:  # a technician's provider today, when the record did not say
         if v.provider_id is None and v.technician_id in techs:
             v.provider_id = techs[v.technician_id].provider_id
