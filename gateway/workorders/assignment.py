@@ -19,6 +19,15 @@ from gateway.workorders.tables import ProviderRow, TechnicianRow, WorkOrderRow
 IN_HAND = (S.ASSIGNED, S.ACCEPTED, S.SCHEDULED, S.ON_SITE)
 
 
+def skills_of(tech: TechnicianRow, provider: ProviderRow | None) -> list[str]:
+    """The kinds a technician repairs: their own, else their provider's.
+
+    One rule for dispatch's pick and for a person's assignment, so a hand-picked
+    technician is held to what dispatch would have required of them.
+    """
+    return list(tech.skills or (provider.skills if provider else []))
+
+
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -53,7 +62,7 @@ class Dispatcher:
         for tech in session.scalars(select(TechnicianRow).where(TechnicianRow.active.is_(True))):
             provider = providers.get(tech.provider_id or "")
             regions = tech.regions or (provider.regions if provider else [])
-            skills = tech.skills or (provider.skills if provider else [])
+            skills = skills_of(tech, provider)
             out.append(
                 Candidate(
                     tech.id,

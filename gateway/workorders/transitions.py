@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from detectors.api import Outcome
 from edge.contract import FAULTS_BY_KIND, Evidence, Fault, Kind
 from edge.contract import WorkOrderStatus as S
-from gateway.workorders.assignment import Dispatcher
+from gateway.workorders.assignment import Dispatcher, skills_of
 from gateway.workorders.context import Context
 from gateway.workorders.errors import InvalidRequest, OrderNotFound
 from gateway.workorders.events import TRANSITION
@@ -36,7 +36,7 @@ from gateway.workorders.journal import DISPATCH, Journal
 from gateway.workorders.keys import ADMIN, Role, Scope
 from gateway.workorders.lifecycle import IllegalTransition, check_transition
 from gateway.workorders.queries import visible
-from gateway.workorders.tables import TechnicianRow, WorkOrderRow
+from gateway.workorders.tables import ProviderRow, TechnicianRow, WorkOrderRow
 from gateway.workorders.views import order_view
 from gateway.workorders.watches import Verifying, Watches
 
@@ -145,6 +145,12 @@ def _apply(
         tech = session.get(TechnicianRow, technician_id)
         if tech is None or not tech.active:
             raise InvalidRequest(f"no active technician {technician_id!r}")
+        skills = skills_of(tech, session.get(ProviderRow, tech.provider_id or ""))
+        if row.kind not in skills:  # dispatch never picks them; a person may not either
+            raise InvalidRequest(
+                f"technician {tech.id!r} does not repair {row.kind} appliances "
+                f"(skills: {', '.join(skills) or 'none'})"
+            )
         row.technician_id, row.provider_id = tech.id, tech.provider_id
         detail["technician_id"] = tech.id
     if target == S.OPEN and row.status == S.ASSIGNED:  # declined: back to dispatch

@@ -163,7 +163,7 @@ def _tech(service: object) -> str:
             TechnicianRow(
                 id="tech_1",
                 name="Li Wei",
-                skills=["ac"],
+                skills=["ac", "washer"],  # assigned AC and washer orders: both, or 422
                 regions=["CN-32"],
                 daily_capacity=4,
                 rating=4.8,
