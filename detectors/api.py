@@ -99,3 +99,19 @@ class NullDetector:
 
     def restore(self, device_id: str, state: bytes) -> None:
         return None
+
+
+def feed(detector: FleetDetector, message: object) -> Sequence[Signal]:
+    """Hand one parsed contract message to the detector method that takes it.
+
+    For callers that replay a stream outside the pipeline (journal replay, learning a
+    baseline): a birth, telemetry or an event; anything else (status) is not for them.
+    """
+    if isinstance(message, Birth):
+        detector.on_birth(message)
+        return ()
+    if isinstance(message, Telemetry):
+        return detector.on_telemetry(message)
+    if isinstance(message, EventBase):
+        return detector.on_event(message)
+    return ()

@@ -49,9 +49,9 @@ from typing import Any, Protocol, runtime_checkable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import Engine, delete, func, insert, select
 
-from detectors.api import FleetDetector, Outcome
+from detectors.api import FleetDetector, Outcome, feed
 from detectors.checkpoint import detector_version
-from edge.contract import Birth, ContractViolation, EventBase, Telemetry, parse_message
+from edge.contract import ContractViolation, parse_message
 from gateway.checkpoints import journal
 from gateway.checkpoints.tables import DetectorJournal, DetectorShared, DetectorStateRow
 from gateway.db import upsert
@@ -288,13 +288,7 @@ class DetectorCheckpointer:
                 if op == journal.OUTCOME:
                     detector.learn_from_outcome(journal.outcome_from(body))
                     continue
-                payload = parse_message(topic, body, max_bytes=len(body) + 1).payload
-                if isinstance(payload, Birth):
-                    detector.on_birth(payload)
-                elif isinstance(payload, Telemetry):
-                    detector.on_telemetry(payload)
-                elif isinstance(payload, EventBase):
-                    detector.on_event(payload)
+                feed(detector, parse_message(topic, body, max_bytes=len(body) + 1).payload)
             except (ContractViolation, ValueError, KeyError) as err:
                 log.warning("journal entry of %s not replayed (%s)", topic or "outcome", err)
             except Exception:  # a detector bug: as in the pipeline, never stops the start

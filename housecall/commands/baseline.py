@@ -149,9 +149,10 @@ def learn_command(  # noqa: PLR0917 - typer maps each option to a parameter
     """Learn a baseline on a healthy simulated fleet (the healthy twin: no faults)."""
     from rich.progress import Progress
 
+    from detectors.api import feed
     from detectors.checkpoint import export_baseline
     from detectors.fleet import HousecallDetector
-    from edge.contract import Birth, EventBase, Telemetry, parse_message
+    from edge.contract import parse_message
     from simulators.fleet import FleetConfig, simulate
 
     config = FleetConfig(
@@ -166,13 +167,7 @@ def learn_command(  # noqa: PLR0917 - typer maps each option to a parameter
     with Progress(transient=True) as progress:
         task = progress.add_task("learning on a healthy fleet", total=days)
         for n, message in enumerate(simulate(config)):
-            payload = parse_message(message.topic, message.payload).payload
-            if isinstance(payload, Birth):
-                detector.on_birth(payload)
-            elif isinstance(payload, Telemetry):
-                detector.on_telemetry(payload)
-            elif isinstance(payload, EventBase):
-                detector.on_event(payload)
+            feed(detector, parse_message(message.topic, message.payload).payload)
             if n % 20_000 == 0:
                 progress.update(task, completed=(message.epoch_s - start) / 86400)
     source = f"healthy simulated fleet: {devices} devices x {days:g} days, seed {seed}"

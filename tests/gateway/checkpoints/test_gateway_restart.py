@@ -21,8 +21,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from detectors.api import feed
 from detectors.fleet import HousecallDetector
-from edge.contract import Birth, EventBase, Telemetry, parse_message
+from edge.contract import EventBase, Telemetry, parse_message
 from gateway.checkpoints import DetectorCheckpointer
 from gateway.db import make_engine
 from gateway.timeseries.embedded import StoredSample
@@ -65,14 +66,8 @@ def test_detector_state_after_a_sigkill_equals_an_uninterrupted_run(
     samples = 0
     for topic, payload, _ in messages:
         message = parse_message(topic, payload).payload
-        if isinstance(message, Birth):
-            reference.on_birth(message)
-        elif isinstance(message, Telemetry):
-            reference.on_telemetry(message)
-            samples += 1
-        elif isinstance(message, EventBase):
-            reference.on_event(message)
-            samples += 1
+        feed(reference, message)
+        samples += isinstance(message, Telemetry | EventBase)
 
     broker = mosquitto_factory(persistence=True)
     api_port = free_port()
