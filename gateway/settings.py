@@ -53,11 +53,11 @@ class Settings(BaseSettings):
     spool_dir: Path = Field(default=Path("housecall-spool"), description="time-series disk spool")
     spool_max_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024 * 1024
     checkpoint_interval_s: Annotated[float, Field(ge=1, le=86_400)] = Field(
-        default=60.0,
+        default=300.0,
         description="wall seconds between detector checkpoints (the journal replays the rest)",
     )
     checkpoint_max_journal: Annotated[int, Field(ge=100, le=10_000_000)] = Field(
-        default=100_000,
+        default=500_000,
         description="journaled messages that trigger a checkpoint before the interval ends",
     )
 

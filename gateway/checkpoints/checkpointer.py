@@ -172,8 +172,8 @@ class DetectorCheckpointer:
         *,
         scope: str,
         metrics: CheckpointMetrics | None = None,
-        interval_s: float = 60.0,
-        max_journal_messages: int = 100_000,
+        interval_s: float = 300.0,
+        max_journal_messages: int = 500_000,
         version: str | None = None,
     ) -> None:
         self.engine = engine
