@@ -11,13 +11,12 @@ its line).
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from gateway.quality.config_files import ConfigFileError
+from gateway.quality.providers import Roster
 from gateway.quality.service import InvalidInput, QualityService, WrongState
 from gateway.workorders.api import API, ApiContext, _require, _scope_dependency
 from gateway.workorders.keys import Role, Scope
@@ -42,8 +41,22 @@ class RatingIn(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
-class RosterIn(BaseModel):
-    path: str = Field(description="a provider roster TOML file on the gateway's disk")
+class RosterIn(Roster):
+    """The roster itself (``providers.toml``'s schema, as JSON), never a server path.
+
+    The route once took a path and read whatever file on the gateway's disk it named;
+    a body that still sends one is refused with that one reason, before anything else.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_server_paths(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "path" in data:
+            raise ValueError(
+                "the API does not read files on the gateway's disk: send the roster "
+                'itself, {"providers": [...]} as in providers.toml'
+            )
+        return data
 
 
 def shown_to(scope: Scope) -> Callable[[dict[str, Any]], bool]:
@@ -197,12 +210,15 @@ def quality_routers(ctx: ApiContext, quality: QualityService) -> list[APIRouter]
             )
         return {"reloaded": sorted(errors)}
 
-    @router.post("/quality/roster", summary="Load a provider roster file (all or nothing)")
+    @router.post(
+        "/quality/roster",
+        summary="Load providers, technicians and badges from the body (all or nothing)",
+    )
     def roster(body: RosterIn, scope: Caller) -> dict[str, Any]:
         _require(scope, Role.ADMIN)
         try:
-            return quality.load_roster(Path(body.path))
-        except ConfigFileError as err:
+            return quality.apply_roster(body)
+        except InvalidInput as err:
             raise HTTPException(422, str(err)) from None
 
     return [router]

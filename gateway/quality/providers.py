@@ -1,6 +1,8 @@
-"""The provider roster file: service companies, their technicians and ID badges.
+"""The provider roster: service companies, their technicians and ID badges.
 
-Brands hand over their providers as a TOML file (``providers.toml``). It is validated
+Brands hand over their providers as a TOML file (``providers.toml``, loaded by the operator)
+or as the same document in JSON through ``POST /api/v1/quality/roster`` (the API never
+reads a file on the gateway's disk: it would read any path it was given). It is validated
 whole first (unique ids and badges, known skills, ratings 0..5), and only then written
 in one transaction: a file with an error changes nothing, and the roster in force stays.
 Providers and technicians go to the work-order service's own tables (dispatch reads
@@ -53,7 +55,8 @@ class Roster(_Strict):
     providers: list[ProviderEntry]
 
 
-def _check(roster: Roster) -> None:
+def check_roster(roster: Roster) -> None:
+    """The checks beyond the schema (unique ids and badges); LocatedError at the first."""
     providers: set[str] = set()
     technicians: set[str] = set()
     badges: set[str] = set()
@@ -73,7 +76,7 @@ def _check(roster: Roster) -> None:
 
 def load_roster(path: Path) -> Roster:
     """Parse and validate a roster file; ConfigFileError (file, line, reason) if bad."""
-    return load_model(path, Roster, _check)
+    return load_model(path, Roster, check_roster)
 
 
 def apply_roster(session: Session, roster: Roster) -> dict[str, int]:

@@ -38,10 +38,10 @@ from sqlalchemy.orm import Session
 from gateway.db import create_schema
 from gateway.device_table import Device
 from gateway.quality import history as chain
-from gateway.quality.config_files import ConfigFileError, Reloadable
+from gateway.quality.config_files import ConfigFileError, LocatedError, Reloadable
 from gateway.quality.notices import NoticeRelay, enqueue, progress_notice
 from gateway.quality.pricing import PriceList, UnknownPart, default_file, load_price_list
-from gateway.quality.providers import apply_roster, load_roster
+from gateway.quality.providers import Roster, apply_roster, check_roster, load_roster
 from gateway.quality.scorecards import (
     DispatchPreference,
     ScorecardPolicy,
@@ -464,8 +464,22 @@ class QualityService:
     # ------------------------------------------------------------------ files
 
     def load_roster(self, path: Path) -> dict[str, int]:
-        """Validate the whole roster file, then write it (ConfigFileError: nothing written)."""
+        """Validate the whole roster file, then write it (ConfigFileError: nothing written).
+
+        For the operator's own files (from Python); the API sends the roster itself
+        (:meth:`apply_roster`) and never names a path on the gateway's disk.
+        """
         roster = load_roster(path)
+        with self.sessions.begin() as session:
+            return apply_roster(session, roster)
+
+    def apply_roster(self, roster: Roster) -> dict[str, int]:
+        """Check a roster sent through the API whole, then write it (InvalidInput: nothing)."""
+        try:
+            check_roster(roster)
+        except LocatedError as err:
+            where = ".".join(str(part) for part in err.loc)
+            raise InvalidInput(f"{where}: {err.reason}") from None
         with self.sessions.begin() as session:
             return apply_roster(session, roster)
 
