@@ -11,22 +11,20 @@ closes after ``WINDOW_SAMPLES`` samples or ``WINDOW_S`` seconds; its per-signal
 Sudden faults do not wait for windows: an outdoor fan at standstill while the compressor
 runs in cooling, a thermistor frozen at one value, or a reading that physics forbids,
 each held for ``HARD_HOLD_S``, opens a finding directly.
+
+The module's :data:`APPLIANCE` is what the registry (:mod:`detectors.kinds`) knows of it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from detectors.api import Finding, Signal
-from detectors.signatures import AC_SIGNALS, HARD_SCORE, OFR, ROOM_PROBE
-from detectors.state import DeviceState
-from edge.contract import AcMode, AcReadings, Evidence, Fault, Kind
-
-if TYPE_CHECKING:
-    from array import array
-
-    from detectors.fleet import HousecallDetector
+from detectors.judging import FAULT_ORDER, ApplianceKind, Judge, KindTuning
+from detectors.signatures import AC_SIGNALS, HARD_SCORE, HZ, OFR, ROOM_PROBE
+from detectors.state import DeviceState, Layout, Scalar
+from edge.contract import AcMode, AcReadings, EventBase, Evidence, Fault, Kind
 
 NAN = float("nan")
 STARTUP_S = 600.0
@@ -44,10 +42,10 @@ FAN_STOPPED_RPM = 60.0
 #: ``STUCK_MAX_SAMPLES``: a healthy room or coil thermistor, held by the controller,
 #: repeats a rounded value for up to ~15 samples in a month of fleet data; suction and
 #: discharge, following the refrigerant's every swing, repeat 6% of the time and never
-#: five in a row in 4,000 healthy AC-days, so they are judged from ``STUCK_MIN_SAMPLES``
-#: (seed 1903's ac-000024: a discharge thermistor stuck for the last 12 minutes of a run
-#: and a day later named after 22 more; that unit's discharge repeats more often, and the
-#: learned rule needs 14 there, so the next evening still).
+#: five in a row in 4,000 healthy AC-days, so they are judged from ``STUCK_MIN_SAMPLES``:
+#: a pipe thermistor that sticks late in a run is named in that run, where the bar of a
+#: new unit would wait for the next one. Both bounds are tuning choices over those
+#: fleet statistics.
 STUCK_MIN_SAMPLES = 10
 STUCK_MAX_SAMPLES = 22
 STUCK_CHANCE = 1e-10
@@ -56,15 +54,17 @@ STUCK_HOLD_S = 300.0
 #: A coil or pipe thermistor reads the refrigerant, which moves within a minute or two
 #: of the compressor starting (the condenser warms by ~15 K, the evaporator cools): a
 #: reading held since the compressor was last seen stopped and still the same after
-#: ``RUN_MOVE_S`` of running is stuck, however few samples that took (seed 2303's
-#: ac-000411: an outdoor coil stuck while the unit was off, then an 11-minute run and
-#: 14 hours off, named only 11 minutes into the next run by the count of repeats).
+#: ``RUN_MOVE_S`` of running is stuck, however few samples that took. Counted in
+#: repeats alone, a pipe that stuck while the unit was off would go unnamed through
+#: short runs with hours off between them. Five minutes is a tuning choice, a few times
+#: the refrigerant's response.
 RUN_MOVE_S = 300.0
 #: The same holds when it stops: refrigerant-side readings head for the air around them
 #: within minutes. One held since before the compressor stopped, unchanged ``RUN_MOVE_S``
-#: later and still more than ``STOP_APART_K`` from that air is stuck (seed 2602's
-#: ac-000184: a discharge thermistor stuck at 48.8 °C eight minutes before a stop, 20 K
-#: above the outdoor air, then off for 8.5 hours and named only in the next run).
+#: later and still more than ``STOP_APART_K`` from that air is stuck; left to the next
+#: run, a thermistor that stuck shortly before a long stop would be named hours later.
+#: The distance (a tuning choice) keeps a pipe that ran at the air's temperature from
+#: counting.
 STOP_APART_K = 3.0
 N_SIGNALS = len(AC_SIGNALS)
 CONDITIONS = ("outdoor", "room", "hz", "setpoint")
@@ -80,26 +80,71 @@ THERMISTORS = (
 )
 #: The thermistors on the refrigerant side (``THERMISTORS`` from this index on).
 FIRST_PIPE = THERMISTORS.index("indoor_coil_temp_c")
-SCALARS = (
-    "run_start",
-    # The last sample with the compressor stopped (off, idle or fanning).
-    "compressor_stopped_ts",
-    # The first sample of the current stop (NaN while the compressor runs).
-    "stop_start",
-    "prev_hz",
-    "prev_setpoint",
-    "prev_mode",
-    "window_start",
-    "window_n",
-    "defrost_until",
-    "fan_low_since",
-    "impossible_since",
-    *(f"stuck_value{i}" for i in range(len(THERMISTORS))),
-    *(f"stuck_n{i}" for i in range(len(THERMISTORS))),
-    *(f"stuck{i}_since" for i in range(len(THERMISTORS))),
-    # EW share of running samples in which the reading changed (0 until learned).
-    *(f"stuck{i}_moves" for i in range(len(THERMISTORS))),
+
+
+class AcState(
+    DeviceState,
+    extra=(
+        *(f"stuck_value{i}" for i in range(len(THERMISTORS))),
+        *(f"stuck_n{i}" for i in range(len(THERMISTORS))),
+        *(f"stuck{i}_since" for i in range(len(THERMISTORS))),
+        *(f"stuck{i}_moves" for i in range(len(THERMISTORS))),
+    ),
+):
+    """An AC's state: its own scalars after the common ones, then one family per thermistor.
+
+    The thermistor families (``THERMISTORS`` order) are reached through
+    :data:`THERMISTOR_SLOTS`: the last reading, its repeats, since when it is held, and
+    the EW share of running samples in which it changed (0 until learned).
+    """
+
+    __slots__ = ()
+    #: Start of the current run (NaN while the compressor is stopped or the mode is off).
+    run_start = Scalar()
+    #: The last sample with the compressor stopped (off, idle or fanning).
+    compressor_stopped_ts = Scalar()
+    #: The first sample of the current stop (NaN while the compressor runs).
+    stop_start = Scalar()
+    #: The previous running sample's compressor speed and setpoint (a step is no steady
+    #: state) and mode (``_MODE_CODE``).
+    prev_hz = Scalar()
+    prev_setpoint = Scalar()
+    prev_mode = Scalar()
+    #: The window being collected: its first sample and its samples so far.
+    window_start = Scalar()
+    window_n = Scalar()
+    #: A heating unit defrosting (and settling after) is no steady state until then.
+    defrost_until = Scalar()
+    #: Since when the outdoor fan stood still while cooling (NaN: it turns).
+    fan_low_since = Scalar()
+    #: Since when a reading physics forbids has held (NaN: none).
+    impossible_since = Scalar()
+
+
+class ThermistorSlots(NamedTuple):
+    """Where one thermistor's stuck-reading watch lives in an AC's state array."""
+
+    name: str
+    value: int
+    repeats: int
+    since: int
+    moves: int
+
+
+THERMISTOR_SLOTS = tuple(
+    ThermistorSlots(
+        name,
+        AcState.index(f"stuck_value{i}"),
+        AcState.index(f"stuck_n{i}"),
+        AcState.index(f"stuck{i}_since"),
+        AcState.index(f"stuck{i}_moves"),
+    )
+    for i, name in enumerate(THERMISTORS)
 )
+LAYOUT = Layout.of(AcState, N_SIGNALS, len(FAULT_ORDER[Kind.AC]), buffer=BUFFER)
+#: Where the outdoor fan's last expected value is (the fan rule's evidence baseline).
+_EXPECTED_FAN = LAYOUT.at.last_expected + OFR
+
 _MODE_CODE = {AcMode.COOL: 1.0, AcMode.HEAT: 2.0}
 
 
@@ -174,45 +219,49 @@ def _median(values: list[float]) -> float:
     return clean[mid] if len(clean) % 2 else 0.5 * (clean[mid - 1] + clean[mid])
 
 
+#: The shipped thresholds (tuning choices on the simulated fleets; see ``KindTuning``).
+TUNING = KindTuning(
+    warm_windows=24,
+    cohort_min=300,
+    z_alpha=0.08,
+    open_score=1.8,
+    persist=6,
+    recover_score=1.0,
+    recover_windows=12,
+    recover_s=12 * 3600.0,
+    learn_every=3,
+    offset_alpha=0.002,
+    fail_score=8.0,
+    pooled_after_s=4 * 86400.0,
+    cohort_units=8,
+    persist_s=2 * 3600.0,
+)
+
+
 class AcFeatures:
-    """Per-sample AC logic; state lives in the device's array, models in the detector."""
+    """Per-sample AC logic; state lives in the device's array, models in the judge."""
 
-    def __init__(self, detector: HousecallDetector) -> None:
-        from detectors.fleet import LAYOUTS
+    def __init__(self, judge: Judge) -> None:
+        self.judge = judge
 
-        self.detector = detector
-        layout = LAYOUTS[Kind.AC.value]
-        self.s = layout.scalar
-        self.buffer_at = layout.buffer_at
-        self.faults = list(detector_faults())
-        s = self.s
-        self.stuck_slots = [
-            (
-                name,
-                s[f"stuck_value{i}"],
-                s[f"stuck_n{i}"],
-                s[f"stuck{i}_since"],
-                s[f"stuck{i}_moves"],
-            )
-            for i, name in enumerate(THERMISTORS)
-        ]
+    def on_event(self, state: AcState, event: EventBase, ts: float) -> list[Signal] | None:
+        """An AC sends no event of its own to judge (``APPLIANCE.events`` is empty)."""
+        return []
 
-    def on_sample(self, state: DeviceState, r: AcReadings, ts: float, gap: float) -> list[Signal]:
-        v = state.v
-        s = self.s
+    def on_sample(self, state: AcState, r: AcReadings, ts: float, gap: float) -> list[Signal]:
         mode = r.mode
         hz = r.compressor_hz or 0.0
         if hz <= 0.0:
-            v[s["compressor_stopped_ts"]] = ts
-            if math.isnan(v[s["stop_start"]]):
-                v[s["stop_start"]] = ts
+            state.compressor_stopped_ts = ts
+            if math.isnan(state.stop_start):
+                state.stop_start = ts
         else:
-            v[s["stop_start"]] = NAN
+            state.stop_start = NAN
         if mode not in _MODE_CODE or hz <= 0.0:
-            v[s["run_start"]] = NAN
-            v[s["window_n"]] = 0.0
-            v[s["fan_low_since"]] = NAN
-            v[s["impossible_since"]] = NAN
+            state.run_start = NAN
+            state.window_n = 0.0
+            state.fan_low_since = NAN
+            state.impossible_since = NAN
             if mode is None or mode is AcMode.OFF:
                 # Off, readings are followed but repeats not counted: a room holds its
                 # temperature for hours. A stop or a start shows whether the compressor
@@ -220,47 +269,48 @@ class AcFeatures:
                 counted = 0
             elif hz <= 0.0:
                 # Waiting on its thermostat, drying or fanning, the unit still reads every
-                # thermistor: a room probe that stuck in a ten-minute run and then read
-                # the same for fifteen idle hours was named only in the next run (seed
-                # 2201's ac-000352); one stuck in twelve hours of drying, in the first
-                # cooling run after (seed 2203's ac-000301). The pipes settle to the air
-                # around them, which at night holds to a tenth of a kelvin for half an
-                # hour (seed 2603's ac-000324: a healthy outdoor coil at 21.5 °C for 22
-                # idle samples): theirs are judged by the stop and the next start.
+                # thermistor, and a room or supply probe that sticks through hours of
+                # idling or drying is named then, not in the next run. The pipes settle
+                # to the air around them, which at night holds to a tenth of a kelvin for
+                # half an hour, as long as a stuck reading's repeats take: theirs are
+                # judged by the stop and the next start.
                 counted = FIRST_PIPE
             else:
                 counted = len(THERMISTORS)
             frozen = self._stuck(state, r, ts, running=hz > 0.0, counted=counted)
-            return self.detector_hard(state, Fault.SENSOR_FAULT, ts, frozen) if frozen else []
+            return self._hard(state, Fault.SENSOR_FAULT, ts, frozen) if frozen else []
         code = _MODE_CODE[mode]
-        if math.isnan(v[s["run_start"]]) or gap > MAX_GAP_S or v[s["prev_mode"]] != code:
-            v[s["run_start"]] = ts
-            v[s["window_n"]] = 0.0
-            v[s["prev_mode"]] = code
+        run_start = state.run_start
+        if math.isnan(run_start) or gap > MAX_GAP_S or state.prev_mode != code:
+            run_start = state.run_start = ts
+            state.window_n = 0.0
+            state.prev_mode = code
             state.regime = mode.value
+        running_s = ts - run_start
         setpoint = _f(r.setpoint_c)
         steady = (
-            ts - v[s["run_start"]] >= STARTUP_S
-            and abs(hz - v[s["prev_hz"]]) <= HZ_STEP
-            and (setpoint == v[s["prev_setpoint"]] or math.isnan(setpoint))
+            running_s >= STARTUP_S
+            and abs(hz - state.prev_hz) <= HZ_STEP
+            and (setpoint == state.prev_setpoint or math.isnan(setpoint))
         )
-        v[s["prev_hz"]] = hz
-        v[s["prev_setpoint"]] = setpoint
+        state.prev_hz = hz
+        state.prev_setpoint = setpoint
         signals: list[Signal] = []
-        signals.extend(self._hard_rules(state, r, mode, ts, ts - v[s["run_start"]] >= 120.0))
+        signals.extend(self._hard_rules(state, r, mode, ts, started=running_s >= 120.0))
         if mode is AcMode.HEAT:
             room = _f(r.room_temp_c)
             coil_in = _f(r.indoor_coil_temp_c)
             fan = _f(r.outdoor_fan_rpm)
             if fan < FAN_STOPPED_RPM or coil_in < room:  # reverse-cycle defrost
-                v[s["defrost_until"]] = ts + STARTUP_S
-        if not steady or ts < v[s["defrost_until"]]:
+                state.defrost_until = ts + STARTUP_S
+        if not steady or ts < state.defrost_until:
             return signals
         row = derived(r, mode, hz)
-        n = int(v[s["window_n"]])
+        n = int(state.window_n)
         if n == 0:
-            v[s["window_start"]] = ts
-        at = self.buffer_at + n * COLUMNS
+            state.window_start = ts
+        v = state.v
+        at = LAYOUT.buffer_at + n * COLUMNS
         for i, value in enumerate(row):
             v[at + i] = value
         v[at + N_SIGNALS] = _f(r.outdoor_temp_c)
@@ -268,15 +318,15 @@ class AcFeatures:
         v[at + N_SIGNALS + 2] = hz
         v[at + N_SIGNALS + 3] = setpoint
         n += 1
-        v[s["window_n"]] = float(n)
-        if n >= WINDOW_SAMPLES or (n >= 3 and ts - v[s["window_start"]] >= WINDOW_S):
-            v[s["window_n"]] = 0.0
+        state.window_n = float(n)
+        if n >= WINDOW_SAMPLES or (n >= 3 and ts - state.window_start >= WINDOW_S):
+            state.window_n = 0.0
             signals.extend(self._close_window(state, n, ts))
         return signals
 
-    def _close_window(self, state: DeviceState, n: int, ts: float) -> list[Signal]:
+    def _close_window(self, state: AcState, n: int, ts: float) -> list[Signal]:
         v = state.v
-        base = self.buffer_at
+        base = LAYOUT.buffer_at
         medians = [
             _median([v[base + row * COLUMNS + col] for row in range(n)]) for col in range(COLUMNS)
         ]
@@ -298,7 +348,7 @@ class AcFeatures:
         if direct is not None:
             shifted = dict(x, tr=tr + 0.2, ld=load if math.isnan(setpoint) else load + 1.0 / 3.0)
             room_probe = (shifted, direct)
-        return self.detector.score_window(
+        return self.judge.score_window(
             state=state,
             kind=Kind.AC,
             regime=state.regime,
@@ -310,52 +360,52 @@ class AcFeatures:
             room_probe=room_probe,
         )
 
-    def _hard_active(self, state: DeviceState, ts: float) -> dict[Fault, float]:
+    def _hard_active(self, state: AcState, ts: float) -> dict[Fault, float]:
         """The direct rules holding at a window close (which comes only while running)."""
-        v = state.v
-        s = self.s
         active: dict[Fault, float] = {}
-        if not math.isnan(v[s["fan_low_since"]]):
+        if not math.isnan(state.fan_low_since):
             active[Fault.OUTDOOR_FAN_FAILURE] = HARD_SCORE
         stuck = any(
-            self._held_too_long(v, i, ts, running=True) for i in range(len(self.stuck_slots))
+            self._held_too_long(state, i, ts, running=True) for i in range(len(THERMISTOR_SLOTS))
         )
-        if stuck or not math.isnan(v[s["impossible_since"]]):
+        if stuck or not math.isnan(state.impossible_since):
             active[Fault.SENSOR_FAULT] = HARD_SCORE
         return active
 
     def _hard_rules(
-        self, state: DeviceState, r: AcReadings, mode: AcMode, ts: float, started: bool
+        self,
+        state: AcState,
+        r: AcReadings,
+        mode: AcMode,
+        ts: float,
+        *,
+        started: bool,
     ) -> list[Signal]:
         """Direct rules for sudden faults.
 
         The fan and impossible-reading rules wait out the first two minutes of a run (a
         fan spinning up, coils not yet apart); a stuck thermistor counts every running
-        sample: a unit that short-cycles runs 20 minutes at a time, and a stuck reading
-        left uncounted at each start is named a run later (seed 2103's ac-000222: 21
-        repeats counted of the 22 its outdoor-coil thermistor needed, in a run of 23
-        minutes, then named 70 minutes after the unit first ran with it).
+        sample: a unit that short-cycles runs 20 minutes at a time, about the repeats a
+        stuck reading needs, and a reading left uncounted at each start would be named
+        only a run later.
         """
-        v = state.v
-        s = self.s
         out: list[Signal] = []
         fan = _f(r.outdoor_fan_rpm)
         if started and mode is AcMode.COOL and fan < FAN_STOPPED_RPM:
-            since = v[s["fan_low_since"]]
+            since = state.fan_low_since
             if math.isnan(since):
-                v[s["fan_low_since"]] = ts
+                state.fan_low_since = ts
             elif ts - since >= HARD_HOLD_S:
+                expected = state.v[_EXPECTED_FAN]
                 out.extend(
-                    self.detector_hard(
+                    self._hard(
                         state,
                         Fault.OUTDOOR_FAN_FAILURE,
                         ts,
                         (
                             Evidence(
                                 signal="outdoor_fan_rpm",
-                                baseline=round(v[_expected_at(OFR)], 1)
-                                if not math.isnan(v[_expected_at(OFR)])
-                                else 0.0,
+                                baseline=round(expected, 1) if not math.isnan(expected) else 0.0,
                                 observed=fan,
                                 unit="rpm",
                             ),
@@ -363,23 +413,23 @@ class AcFeatures:
                     )
                 )
         elif started:
-            v[s["fan_low_since"]] = NAN
+            state.fan_low_since = NAN
         frozen = list(self._stuck(state, r, ts, running=True))
         if started:
             impossible = self._impossible(r, mode)
             if impossible is None:
-                v[s["impossible_since"]] = NAN
-            elif math.isnan(v[s["impossible_since"]]):
-                v[s["impossible_since"]] = ts
-            elif ts - v[s["impossible_since"]] >= HARD_HOLD_S:
+                state.impossible_since = NAN
+            elif math.isnan(state.impossible_since):
+                state.impossible_since = ts
+            elif ts - state.impossible_since >= HARD_HOLD_S:
                 frozen.append(impossible)
         if frozen:
-            out.extend(self.detector_hard(state, Fault.SENSOR_FAULT, ts, tuple(frozen)))
+            out.extend(self._hard(state, Fault.SENSOR_FAULT, ts, tuple(frozen)))
         return out
 
     def _stuck(
         self,
-        state: DeviceState,
+        state: AcState,
         r: AcReadings,
         ts: float,
         *,
@@ -396,7 +446,7 @@ class AcFeatures:
         """
         v = state.v
         frozen: list[Evidence] = []
-        for i, (name, at_value, at_n, at_since, at_moves) in enumerate(self.stuck_slots):
+        for i, (name, at_value, at_repeats, at_since, at_moves) in enumerate(THERMISTOR_SLOTS):
             value = getattr(r, name)
             if value is None:
                 continue
@@ -405,54 +455,57 @@ class AcFeatures:
                 v[at_moves] += STUCK_RATE_ALPHA * ((0.0 if same else 1.0) - v[at_moves])
             if same:
                 if i < counted:
-                    v[at_n] += 1
-                    stuck = self._held_too_long(v, i, ts, running=running)
+                    v[at_repeats] += 1
+                    stuck = self._held_too_long(state, i, ts, running=running)
                 else:
-                    stuck = not running and self._unmoved_by_stop(v, i, r, ts)
+                    stuck = not running and self._unmoved_by_stop(state, i, r, ts)
                 if stuck:
                     frozen.append(
                         Evidence(
-                            signal=f"{THERMISTORS[i]}_change",
-                            baseline=round(v[at_n], 0),
+                            signal=f"{name}_change",
+                            baseline=round(v[at_repeats], 0),
                             observed=0.0,
                             unit="samples unchanged",
                         )
                     )
             else:
                 v[at_value] = value
-                v[at_n] = 0.0
+                v[at_repeats] = 0.0
                 v[at_since] = ts
         return tuple(frozen)
 
-    def _held_too_long(self, v: array[float], i: int, ts: float, *, running: bool) -> bool:
+    @staticmethod
+    def _held_too_long(state: AcState, i: int, ts: float, *, running: bool) -> bool:
         """Whether thermistor ``i``'s current hold makes it stuck at ``ts``.
 
         The change rate is learned, and judges, while the compressor runs. With it
         stopped, a suction or discharge pipe settles to the air around it and holds a
-        value as a room probe does (seed 2302's ac-000305: a discharge reading that moves
-        84% of running samples held 30.0 °C for 13 idle samples, the bar its running rate
-        set): repeats still count, against the longest a new unit is allowed. A hold
-        that began before the current run keeps that bar once the compressor starts: the
-        settled pipe reads the same for the first samples of the run, and its idle
-        repeats are no evidence against the running rate. But a coil or pipe reading
-        held since the compressor was stopped and unmoved after ``RUN_MOVE_S`` of running
-        is stuck whatever the count.
+        value as a room probe does, longer than its running rate allows (a reading that
+        changes in most running samples may hold for a dozen idle ones): repeats still
+        count, against the longest a new unit is allowed. A hold that began before the
+        current run keeps that bar once the compressor starts: the settled pipe reads the
+        same for the first samples of the run, and its idle repeats are no evidence
+        against the running rate. But a coil or pipe reading held since the compressor
+        was stopped and unmoved after ``RUN_MOVE_S`` of running is stuck whatever the
+        count.
         """
-        _, _, at_n, at_since, at_moves = self.stuck_slots[i]
+        _, _, at_repeats, at_since, at_moves = THERMISTOR_SLOTS[i]
+        v = state.v
         since = v[at_since]
-        run_start = v[self.s["run_start"]]
+        run_start = state.run_start
         if (
             running
             and i >= FIRST_PIPE
-            and since <= v[self.s["compressor_stopped_ts"]] < run_start
+            and since <= state.compressor_stopped_ts < run_start
             and ts - run_start >= RUN_MOVE_S
         ):
             return True
         judged_running = running and not since < run_start
         need = stuck_samples(v[at_moves]) if judged_running else STUCK_MAX_SAMPLES
-        return v[at_n] >= need and ts - since >= STUCK_HOLD_S
+        return v[at_repeats] >= need and ts - since >= STUCK_HOLD_S
 
-    def _unmoved_by_stop(self, v: array[float], i: int, r: AcReadings, ts: float) -> bool:
+    @staticmethod
+    def _unmoved_by_stop(state: AcState, i: int, r: AcReadings, ts: float) -> bool:
         """Whether pipe ``i``, held since before the compressor stopped, has not moved.
 
         A healthy pipe heads for the air around it (the room's for the indoor coil, the
@@ -462,12 +515,12 @@ class AcFeatures:
         """
         if i < FIRST_PIPE:
             return False
-        _, at_value, _, at_since, _ = self.stuck_slots[i]
-        stop_start = v[self.s["stop_start"]]
-        if not (v[at_since] < stop_start and ts - stop_start >= RUN_MOVE_S):
+        slot = THERMISTOR_SLOTS[i]
+        stop_start = state.stop_start
+        if not (state.v[slot.since] < stop_start and ts - stop_start >= RUN_MOVE_S):
             return False
-        air = r.room_temp_c if THERMISTORS[i] == "indoor_coil_temp_c" else r.outdoor_temp_c
-        return air is not None and abs(v[at_value] - air) > STOP_APART_K
+        air = r.room_temp_c if slot.name == "indoor_coil_temp_c" else r.outdoor_temp_c
+        return air is not None and abs(state.v[slot.value] - air) > STOP_APART_K
 
     @staticmethod
     def _impossible(r: AcReadings, mode: AcMode) -> Evidence | None:
@@ -487,20 +540,20 @@ class AcFeatures:
                 return Evidence(signal="superheat_k", baseline=5.0, observed=superheat, unit="K")
         return None
 
-    def detector_hard(
+    def _hard(
         self, state: DeviceState, fault: Fault, ts: float, evidence: tuple[Evidence, ...]
     ) -> list[Signal]:
-        finding: Finding | None = self.detector.hard_finding(state, Kind.AC, fault, ts, evidence)
+        finding: Finding | None = self.judge.hard_finding(state, Kind.AC, fault, ts, evidence)
         return [finding] if finding is not None else []
 
 
-def _expected_at(index: int) -> int:
-    from detectors.fleet import LAYOUTS
-
-    return LAYOUTS[Kind.AC.value].block["last_expected"] + index
-
-
-def detector_faults() -> tuple[Fault, ...]:
-    from detectors.fleet import FAULT_ORDER
-
-    return FAULT_ORDER[Kind.AC]
+#: The AC as the registry knows it: its compressor speed is the controller's response.
+APPLIANCE: ApplianceKind[AcState, AcReadings] = ApplianceKind(
+    kind=Kind.AC,
+    readings=AcReadings,
+    events=(),
+    layout=LAYOUT,
+    tuning=TUNING,
+    external=frozenset({HZ}),
+    features=AcFeatures,
+)

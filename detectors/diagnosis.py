@@ -19,11 +19,12 @@ which lowers the confidence of a pattern that has been a false alarm before.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from river import linear_model, optim
 
 from detectors.signatures import PATTERNS, SIGNALS, ProbeResponse, pattern_score, probe_score
-from edge.contract import Fault, Kind
+from edge.contract import Evidence, Fault, Kind
 
 NONE_CLASS = "none"
 #: Sharpness of the rule prior: one z-unit of better match is e^2 more likely.
@@ -93,3 +94,26 @@ class Diagnoser:
         label = actual.value if actual is not None else NONE_CLASS
         self.classifier.learn_one(self.features(z), label)  # type: ignore[no-untyped-call]
         self.outcomes += 1
+
+
+def pattern_from_evidence(evidence: Sequence[Evidence]) -> tuple[Kind | None, list[float] | None]:
+    """Rebuild a residual pattern from an outcome's evidence (no finding remembered).
+
+    The kind is the first whose signals name every piece of evidence; each signal's z is
+    its observed-minus-baseline change (a ratio for log-modelled signals) over three of
+    its floors, a conservative stand-in for the cohort's spread.
+    """
+    for kind, specs in SIGNALS.items():
+        names = {spec.name: i for i, spec in enumerate(specs)}
+        if evidence and all(e.signal in names for e in evidence):
+            z = [0.0] * len(specs)
+            for e in evidence:
+                i = names[e.signal]
+                spec = specs[i]
+                if spec.log and e.observed > 0 and e.baseline > 0:
+                    delta = math.log(e.observed / e.baseline)
+                else:
+                    delta = e.observed - e.baseline
+                z[i] = delta / (3.0 * spec.floor)
+            return kind, z
+    return None, None

@@ -45,7 +45,7 @@ def error_fault(kind: Kind, text: str | None) -> Fault | None:
     if not text:
         return None
     lowered = text.lower()
-    for words, fault in _RULES[kind]:
+    for words, fault in _RULES.get(kind, ()):
         if all(word in lowered for word in words):
             return fault
     return None

@@ -104,7 +104,7 @@ def record_judged(detector: HousecallDetector) -> list[list[float]]:
         judged.append(list(window["y"]))
         return []
 
-    detector.score_window = score_window  # type: ignore[method-assign, assignment]
+    detector.judge.score_window = score_window  # type: ignore[method-assign, assignment]
     return judged
 
 

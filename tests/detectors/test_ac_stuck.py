@@ -86,8 +86,9 @@ def test_a_short_cycling_unit_is_named_within_the_run_its_thermistor_sticks_in()
     samples: list[Telemetry] = []
     for run in range(4):
         start = run * 69
-        for k in range(24):
-            samples.append(_sample(start + k, moving[run * 24 + k] if run < 3 else 69.1))
+        samples.extend(
+            _sample(start + k, moving[run * 24 + k] if run < 3 else 69.1) for k in range(24)
+        )
         samples.append(_sample(start + 24, 70.0, running=False))  # then 45 minutes off
     found = [minute for minute, _ in _found(samples)]
     assert [m - (3 * 69) for m in found] == [22]

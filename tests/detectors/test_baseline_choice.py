@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from detectors.baseline import CohortBaseline
-from detectors.fleet import BASELINE, POOLED, HousecallDetector, KindTuning
+from detectors.fleet import HousecallDetector
+from detectors.judging import POOLED, KindTuning
 from edge.contract import Kind
 from tests.detectors.fleet_helpers import birth
 
@@ -26,7 +27,9 @@ def unit(detector: HousecallDetector, model: str) -> str:
 
 def choose(detector: HousecallDetector, device_id: str, ts: float) -> CohortBaseline:
     tune: KindTuning = detector.config.tuning[Kind.AC]
-    cohort, teaches = detector._baseline(detector.devices[device_id], Kind.AC, "cool", tune, ts)
+    cohort, teaches = detector.judge.baseline(
+        detector.devices[device_id], Kind.AC, "cool", tune, ts
+    )
     assert len(teaches) == 2  # healthy windows teach the model's cohort and the pooled one
     return cohort
 
@@ -49,7 +52,7 @@ def test_a_unit_of_a_rare_model_waits_then_takes_the_pooled_cohort_and_keeps_it(
     wait = detector.config.tuning[Kind.AC].pooled_after_s
     teach(pooled, 5000)
     assert choose(detector, device_id, 0.0) is own  # waiting (own not learned: not judged)
-    assert detector.devices[device_id].v[BASELINE] == 0.0
+    assert detector.devices[device_id].baseline == 0.0
     assert choose(detector, device_id, wait - 60.0) is own
     assert choose(detector, device_id, wait) is pooled
     # The model's cohort learning later does not move a unit whose offsets were learned
@@ -76,6 +79,6 @@ def test_a_model_cohort_learned_from_a_handful_of_units_is_no_cohort_yet() -> No
     teach(own, 5000, units=3)
     teach(pooled, 5000)
     assert choose(detector, device_id, 0.0) is own
-    assert detector.devices[device_id].v[BASELINE] == 0.0  # waiting, not judged
+    assert detector.devices[device_id].baseline == 0.0  # waiting, not judged
     wait = detector.config.tuning[Kind.AC].pooled_after_s
     assert choose(detector, device_id, wait) is pooled

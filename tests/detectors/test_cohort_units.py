@@ -29,7 +29,7 @@ def _judged_after_teachers(teachers: int) -> int:
     judged: list[float] = []
     detector.trace = lambda device_id, ts, z, names: judged.append(ts)
     for k in range(5):
-        detector.score_window(
+        detector.judge.score_window(
             state=state, kind=Kind.AC, regime="heat", x=X, x_external=X_EXTERNAL,
             y=HEALTHY, ts=1e6 + 900.0 * k,
         )  # fmt: skip

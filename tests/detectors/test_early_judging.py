@@ -42,7 +42,9 @@ def first_cycle_fill_z(detector: HousecallDetector, fill_ratio: float) -> float:
     detector.devices["wm-new"] = state
     y = list(HEALTHY)
     y[FILL] += math.log(fill_ratio)
-    detector.score_window(state=state, kind=Kind.WASHER, regime="", x=X, x_external=X, y=y, ts=1e6)
+    detector.judge.score_window(
+        state=state, kind=Kind.WASHER, regime="", x=X, x_external=X, y=y, ts=1e6
+    )
     b = LAYOUTS["washer"].block
     assert state.v[b["offset_n"] + FILL] == 1  # the cycle still teaches the unit's offset
     return state.v[b["z_fast"] + FILL]
@@ -76,7 +78,7 @@ def test_the_shrunk_offset_becomes_the_units_own_as_its_warm_up_fills() -> None:
     seen = []
     tune = detector.config.tuning[Kind.WASHER]
     for cycle in range(tune.warm_windows + 1):
-        detector.score_window(
+        detector.judge.score_window(
             state=state, kind=Kind.WASHER, regime="", x=X, x_external=X, y=y, ts=1e6 + cycle * 9e4
         )
         seen.append(state.v[b["z_fast"] + FILL])

@@ -280,7 +280,12 @@ def test_restore_shared_refuses_a_checkpoint_without_the_units_spread() -> None:
     """A checkpoint of the detector before units were judged in their warm-up."""
     original = HousecallDetector()
     older = pickle.dumps(
-        (original.cohorts, original.diagnosers, original.finding_patterns, original.epoch_end)
+        (
+            original.cohorts,
+            original.diagnosers,
+            original.judge.finding_patterns,
+            original.judge.epoch_end,
+        )
     )
     with pytest.raises(ValueError, match="older detector"):
         HousecallDetector().restore_shared(older)

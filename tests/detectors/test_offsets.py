@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from array import array
 
-from detectors.fleet import LAYOUTS, DetectorConfig, HousecallDetector, KindTuning
+from detectors.fleet import LAYOUTS, DetectorConfig, HousecallDetector
+from detectors.judging import Judge, KindTuning
 from detectors.state import DeviceState
 from edge.contract import Kind
 
@@ -24,7 +25,7 @@ def test_a_signal_beyond_the_guard_keeps_its_offset_while_normal_ones_follow() -
     v[b["z_slow"] + 1] = -(tune.offset_guard_z + 0.5)
     v[b["z_slow"] + 2] = 0.2  # normal noise
     residuals = [1.0] * n
-    HousecallDetector._follow_offsets(v, b, n, residuals, tune)
+    Judge.follow_offsets(v, LAYOUTS["ac"].at, n, residuals, tune)
     assert v[b["offset"] + 0] == 0.0
     assert v[b["offset"] + 1] == 0.0
     assert v[b["offset"] + 2] == tune.offset_alpha * 1.0
@@ -32,7 +33,7 @@ def test_a_signal_beyond_the_guard_keeps_its_offset_while_normal_ones_follow() -
 
 def test_offsets_still_warming_up_are_left_to_the_warm_up_average() -> None:
     tune, v, b, n = fresh(Kind.WASHER)
-    HousecallDetector._follow_offsets(v, b, n, [2.0] * n, tune)
+    Judge.follow_offsets(v, LAYOUTS["washer"].at, n, [2.0] * n, tune)
     assert all(v[b["offset"] + i] == 0.0 for i in range(n))
 
 
@@ -54,7 +55,7 @@ def test_a_floored_reading_is_judged_but_teaches_neither_the_offset_nor_the_coho
     b = LAYOUTS["washer"].block
     no_heat = list(healthy)
     no_heat[RAMP] = LOG_FLOOR  # the heater ran, the probe saw no rise (a glitch, a cut)
-    detector.score_window(
+    detector.judge.score_window(
         state=state, kind=Kind.WASHER, regime="", x=x, x_external=x, y=no_heat, ts=1e6
     )
     assert state.v[b["offset_n"] + RAMP] == 0  # not averaged into the unit's offset
@@ -62,7 +63,7 @@ def test_a_floored_reading_is_judged_but_teaches_neither_the_offset_nor_the_coho
     taught = cohort.pending[-1][4]
     assert math.isnan(taught[RAMP])
     assert taught[0] == healthy[0]
-    detector.score_window(
+    detector.judge.score_window(
         state=state, kind=Kind.WASHER, regime="", x=x, x_external=x, y=healthy, ts=1e6 + 9e4
     )
     assert state.v[b["offset_n"] + RAMP] == 1
@@ -101,7 +102,7 @@ def _young_cohort_after_two_units(teach_without_offset: bool) -> float:
         for state, offset, x in units:
             y = list(healthy)
             y[FILL] += offset
-            detector.score_window(
+            detector.judge.score_window(
                 state=state,
                 kind=Kind.WASHER,
                 regime="",

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from detectors.api import Finding
-from detectors.fleet import FAULT_ORDER, LAYOUTS, HousecallDetector, KindTuning
+from detectors.fleet import LAYOUTS, HousecallDetector
+from detectors.judging import FAULT_ORDER, KindTuning
 from detectors.signatures import SIGNALS
 from detectors.state import DeviceState
 from edge.contract import Fault, Kind
@@ -27,7 +28,7 @@ def judge(
     scores = dict.fromkeys(FAULT_ORDER[kind], 0.0)
     scores[fault] = score
     z = [0.0] * len(SIGNALS[kind])
-    signals = detector._persistence(
+    signals = detector.judge.persistence(
         state=state, kind=kind, z=z, scores=scores, ts=ts, open_any=False, hold={}
     )
     return [s for s in signals if isinstance(s, Finding)]

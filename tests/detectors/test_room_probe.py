@@ -14,7 +14,7 @@ import random
 
 from detectors.baseline import CohortBaseline
 from detectors.diagnosis import fault_scores
-from detectors.fleet import probe_response
+from detectors.judging import probe_response
 from detectors.signatures import (
     AC_SIGNALS,
     ADT,

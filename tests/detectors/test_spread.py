@@ -30,7 +30,9 @@ def _warmed_unit(detector: HousecallDetector, device_id: str) -> DeviceState:
 
 
 def _judge(detector: HousecallDetector, state: DeviceState, y: list[float], ts: float) -> None:
-    detector.score_window(state=state, kind=Kind.WASHER, regime="", x=X, x_external=X, y=y, ts=ts)
+    detector.judge.score_window(
+        state=state, kind=Kind.WASHER, regime="", x=X, x_external=X, y=y, ts=ts
+    )
 
 
 def test_a_unit_under_suspicion_does_not_widen_the_scale_it_is_judged_by() -> None:
