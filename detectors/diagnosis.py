@@ -8,6 +8,13 @@ the number of outcomes, so diagnosis improves with use without trusting a handfu
 tickets too much. A technician's "no fault found" is learned as the class ``none``,
 which lowers the confidence of a pattern that has been a false alarm before.
 
+Outcomes arrive on API threads while the pipeline diagnoses: a :class:`Diagnoser` holds a
+lock around its learned model, so a diagnosis never reads a classifier halfway through
+an update (river's weights are plain dicts; reading one while another thread adds a key
+raises, and a half-learned model gives probabilities no sequence of outcomes explains).
+A diagnosis comes only when a finding is about to open, so the lock costs the hot path
+nothing.
+
 >>> from edge.contract import Kind, Fault
 >>> d = Diagnoser(Kind.WASHER)
 >>> z = [0.0] * len(SIGNALS[Kind.WASHER])
@@ -18,8 +25,11 @@ which lowers the confidence of a pattern that has been a false alarm before.
 
 from __future__ import annotations
 
+import copy
 import math
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from river import linear_model, optim
 
@@ -53,13 +63,34 @@ def fault_scores(
 
 
 class Diagnoser:
-    """Rule prior plus an online classifier of confirmed root causes, for one kind."""
+    """Rule prior plus an online classifier of confirmed root causes, for one kind.
+
+    Safe to share between threads: ``learn``, ``diagnose`` and pickling take the same
+    lock, so each sees the model after a whole number of outcomes. Pickled (a fleet
+    checkpoint), it is the same state as before the lock existed, and a checkpoint
+    written before then loads into a locked one.
+    """
 
     def __init__(self, kind: Kind) -> None:
         self.kind = kind
         self.names = [spec.name for spec in SIGNALS[kind]]
         self.classifier = linear_model.SoftmaxRegression(optimizer=optim.SGD(0.3))
         self.outcomes = 0
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The learned state without the lock, copied under it (another thread may learn)."""
+        with self._lock:
+            return {
+                "kind": self.kind,
+                "names": self.names,
+                "classifier": copy.deepcopy(self.classifier),
+                "outcomes": self.outcomes,
+            }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def features(self, z: list[float]) -> dict[str, float]:
         return {
@@ -74,9 +105,15 @@ class Diagnoser:
         """Faults with probabilities, most likely first (``none`` folded out)."""
         scores = scores if scores is not None else fault_scores(self.kind, z)
         logits = {fault: PRIOR_SHARPNESS * score for fault, score in scores.items()}
-        if self.outcomes:
-            weight = min(1.0, self.outcomes / OUTCOMES_FOR_FULL_WEIGHT)
-            learned = self.classifier.predict_proba_one(self.features(z))  # type: ignore[no-untyped-call]
+        with self._lock:
+            outcomes = self.outcomes
+            learned: dict[str, float] = (
+                self.classifier.predict_proba_one(self.features(z))  # type: ignore[no-untyped-call]
+                if outcomes
+                else {}
+            )
+        if outcomes:
+            weight = min(1.0, outcomes / OUTCOMES_FOR_FULL_WEIGHT)
             for fault in logits:
                 logits[fault] += weight * 3.0 * math.log(learned.get(fault.value, 0.0) + 0.02)
             none_p = learned.get(NONE_CLASS, 0.0)
@@ -86,14 +123,16 @@ class Diagnoser:
         weights = {fault: math.exp(logit - top) for fault, logit in logits.items()}
         total = sum(weights.values())
         ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0].value))
-        damp = 1.0 - min(1.0, self.outcomes / OUTCOMES_FOR_FULL_WEIGHT) * none_p
+        damp = 1.0 - min(1.0, outcomes / OUTCOMES_FOR_FULL_WEIGHT) * none_p
         return [(fault, damp * w / total) for fault, w in ranked]
 
     def learn(self, z: list[float], actual: Fault | None) -> None:
         """A technician confirmed ``actual`` (``None``: no fault) for residuals ``z``."""
         label = actual.value if actual is not None else NONE_CLASS
-        self.classifier.learn_one(self.features(z), label)  # type: ignore[no-untyped-call]
-        self.outcomes += 1
+        features = self.features(z)
+        with self._lock:
+            self.classifier.learn_one(features, label)  # type: ignore[no-untyped-call]
+            self.outcomes += 1
 
 
 def pattern_from_evidence(evidence: Sequence[Evidence]) -> tuple[Kind | None, list[float] | None]:

@@ -158,11 +158,11 @@ class HousecallDetector:
         return (finding,) if finding is not None else ()
 
     def learn_from_outcome(self, outcome: Outcome) -> None:
-        """Teach the diagnosis a technician's root cause.
+        """Teach the diagnosis a technician's root cause (safe from any thread).
 
         The residual pattern is the one remembered with the finding, or, for a finding
         this detector does not remember (a restart without checkpoint), one rebuilt from
-        the outcome's evidence.
+        the outcome's evidence. The diagnoser locks its own model.
         """
         state = self.devices.get(outcome.device_id)
         kind = Kind(state.kind) if state is not None else None
