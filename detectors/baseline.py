@@ -69,10 +69,10 @@ class CohortBaseline:
         #: offsets of the units that happen to see it. Units sit apart by far more than a
         #: fault moves them early, and the inlet water's temperature differs by region and
         #: warms through the summer: regressed on the cycle's conditions, the cohorts'
-        #: expected fill per litre of healthy washers fell 4-8% over the weeks after their
-        #: warm-up and swung 2% with the program (seeds 2002 and 2003: three false
-        #: inlet-valve orders, the units' readings flat throughout; their offsets, held by
-        #: ``offset_guard_z``, could not follow).
+        #: expected fill per litre of healthy washers drifts by several percent over the
+        #: weeks after their warm-up and swings with the program, while the units'
+        #: readings stay flat and their offsets, held by ``offset_guard_z``, cannot follow:
+        #: false inlet-valve orders.
         self.level_only = level_only
         #: Fleet-wide robust spread (EW mean absolute residual, per-unit offsets removed).
         self.spread = [3.0 * f for f in floors]

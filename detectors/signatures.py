@@ -41,9 +41,10 @@ class SignalSpec:
 #: Where a logarithmic signal floors: a rate or duration of (almost) zero (no heating at all
 #: in a cycle, a glitch on the probe at the end of heating). Such a reading is *censored*: it
 #: is judged (it is strong evidence), but it says nothing about a unit's healthy level, so
-#: it is neither learned into the unit's offset nor taught to its cohort (one such cycle of
-#: a healthy washer of seed 502 pulled its heating-ramp offset 5 sigma low, and its cohort's
-#: expectation with it, and a false probe-fault order followed three weeks later).
+#: it is neither learned into the unit's offset nor taught to its cohort (the log of a rate
+#: near zero lies many sigma below any healthy reading: averaged in, one such cycle pulls a
+#: unit's offset, and its cohort's expectation with it, far enough to raise a false probe
+#: fault weeks later).
 LOG_FLOOR_VALUE = 0.01
 LOG_FLOOR = math.log(LOG_FLOOR_VALUE)
 
@@ -136,10 +137,10 @@ AC_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
 #: How a room probe reading 1 K high moves the signals built from it, per AC mode (the
 #: regime). The room reading is also a condition the cohort predicts from (room
 #: temperature and load, room minus setpoint), so every expectation moves with it: a
-#: room probe drifting 3 K high raised the expected discharge temperature, condensing
-#: approach and superheat of a healthy KS unit of seed 1201 along with it, and the
-#: residuals, low across the board beside a high evaporator approach, read as a dirty
-#: filter. :func:`probe_score` scores the drift by the whole response instead.
+#: room probe drifting high raises the expected discharge temperature, condensing
+#: approach and superheat of a healthy unit along with it, and the residuals, low across
+#: the board beside a high evaporator approach, read as a dirty filter.
+#: :func:`probe_score` scores the drift by the whole response instead.
 ROOM_PROBE: dict[str, dict[int, float]] = {
     "cool": {EA: 1.0, ADT: 1.0},  # room - indoor coil, room - supply
     "heat": {CA: -1.0, ADT: -1.0},  # indoor coil - room, supply - room
@@ -237,12 +238,12 @@ WASHER_PATTERNS: dict[Fault, tuple[Pattern, ...]] = {
     # an unbalanced load raises both speeds alike and rough bearings, above, lower the
     # ratio). The top-spin level is left out, as the domain note leaves it: worn dampers
     # lower the unbalance the controller tolerates, so it redistributes the load more and
-    # the top spin can run smoother than before (z ~ -1.2 on a unit whose low-over-top
-    # ratio was 2 sigma up, which held its order back until after the notice). Retries and
+    # the top spin can run smoother than before, and counted against the fault it would
+    # hold back the order of a unit whose low-over-top ratio is already well up. Retries and
     # a lowered final spin are the controller's protection, late: they come only once the
     # tolerated unbalance has fallen below what ordinary loads bring, so they weigh half
-    # (at full weight, flat through the early weeks, they held a BW-6010 of seed 1603 with
-    # low-spin vibration and the ratio at +2 to +3 sigma below the bar for ten days).
+    # (at full weight, flat through the early weeks, they would hold a unit with low-spin
+    # vibration and the ratio at +2 to +3 sigma below the bar for days).
     Fault.SUSPENSION_WEAR: (Pattern({LVIB: 3, VRATIO: 2, RETR: 0.5, MAXRPM: -0.5, RPMS: 0}),),
     # Temperature probe reads wrong: the ramp looks off while the heater draws its power.
     Fault.SENSOR_FAULT: (
@@ -264,9 +265,10 @@ PATTERNS: dict[Kind, dict[Fault, tuple[Pattern, ...]]] = {
 #: sensor pattern counts its signal at the weight a physical pattern gives its main one.
 SENSOR_GAIN = 0.6
 SENSOR_MARGIN = 0.5
-#: The room probe's fit spans every signal, its evidence weighed as a physical pattern's
-#: (a drifting room probe of seed 1203 fitted to 0.3 sigma on four signals scored 1.5
-#: at the lone-signal gain, below the dirty filter's 2.0 it was then named).
+#: The room probe's fit spans every signal, its evidence weighed as a physical pattern's:
+#: a drift the whole response explains is evidence across several signals, and scored at
+#: the lone-signal gain a well-fitting drift falls below the physical pattern it mimics
+#: (a dirty filter).
 PROBE_GAIN = 1.0
 
 
