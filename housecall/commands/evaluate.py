@@ -6,10 +6,13 @@ signals (self-fix notices and their grace period included), on a throw-away SQLi
 Prints per fault and overall: share of faults with a correct work order before the
 customer noticed, median and 10th-percentile lead time, time to detect sudden faults,
 diagnosis top-1 accuracy, false orders per 1,000 healthy device-days and precision;
+the calibration of the orders' confidence (a reliability table per appliance kind and
+overall, and the expected calibration error against its target);
 lists every noticed gradual fault that got no correct order in time with the cause
 (not judged, another fault named first, order only after the notice, evidence too weak),
 every sudden fault not detected within 30 minutes of operating, and every order opened
-on a healthy unit; optionally writes a PNG. ``--mqtt-url`` sends
+on a healthy unit; optionally writes a PNG (and the reliability diagram beside it,
+``<name>-calibration.png``). ``--mqtt-url`` sends
 every message through a real broker (same numbers as the in-process path for the same
 seed). ``--ac-share`` sets the fleet's mix (0: washers only, 1: air conditioners only), so
 a figure measured on one kind alone is reproducible from the command line. ``--healthy``
@@ -34,6 +37,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from edge.contract import Kind
+from housecall.evaluation.calibration import ECE_TARGET, Calibration
 from housecall.evaluation.misses import CAUSES, Miss
 from housecall.evaluation.scoring import (
     SUDDEN_TARGET_MINUTES,
@@ -61,7 +65,12 @@ def evaluate(
     mqtt_url: Annotated[
         str | None, typer.Option(help="publish through this broker (mqtt://host:port)")
     ] = None,
-    png: Annotated[Path | None, typer.Option(help="write the lead-time/residual plot")] = None,
+    png: Annotated[
+        Path | None,
+        typer.Option(
+            help="write the lead-time/residual plot (and the reliability diagram beside it)"
+        ),
+    ] = None,
     healthy: Annotated[
         bool, typer.Option("--healthy", help="the healthy twin: the same fleet, no faults")
     ] = False,
@@ -128,6 +137,7 @@ def evaluate(
     report = result.report
     console.print(_fault_table(report, f"seed {seed}: {fleet}"))
     console.print(_summary_table(report))
+    console.print(_calibration_table(report))
     if result.misses:
         console.print(_misses_table(result.misses, config.start))
     if report.slow_sudden:
@@ -145,10 +155,12 @@ def evaluate(
         f"service {result.service_seconds / max(1, result.messages) * 1e6:.1f} µs per message"
     )
     if png is not None:
-        from housecall.evaluation.plot import write_png
+        from housecall.evaluation.plot import calibration_path, write_calibration_png, write_png
 
         write_png(result, png, f"Housecall evaluation, seed {seed}, {fleet}")
-        console.print(f"plot written to {png}")
+        reliability = calibration_path(png)
+        write_calibration_png(result, reliability, f"Confidence calibration, seed {seed}, {fleet}")
+        console.print(f"plot written to {png}, reliability diagram to {reliability}")
 
 
 def _pick_trace_device(truths: Sequence[FaultTruth]) -> str | None:
@@ -241,6 +253,64 @@ def _summary_table(report: Report) -> Table:
             "sudden faults on appliances that never operated again",
             str(report.sudden_never_operated),
             "",
+        )
+    target = f"<= {ECE_TARGET:g}"
+    table.add_row("confidence calibration error (ECE), all orders", _ece(report.ece), target)
+    for kind, ece in report.ece_by_kind.items():
+        table.add_row(f"confidence calibration error (ECE), {kind}", _ece(ece), target)
+    return table
+
+
+def _ece(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _calibration_table(report: Report) -> Table:
+    """Reliability table: per kind and overall, each confidence bin's count and accuracy.
+
+    A calibrated confidence has accuracy close to the bin's mean confidence; the gap
+    column is accuracy minus confidence (negative: the orders claim too much).
+    """
+    table = Table(
+        title="confidence calibration (every order; correct as for precision)",
+        caption="ECE: count-weighted mean |accuracy - confidence| over the bins;"
+        " fewer, wider bins when a kind has few orders",
+    )
+    _add_columns(
+        table,
+        ("kind", "left"),
+        ("confidence bin", "left"),
+        ("orders", "right"),
+        ("mean confidence", "right"),
+        ("accuracy", "right"),
+        ("gap", "right"),
+    )
+    groups: list[tuple[str, Calibration]] = list(report.calibration_by_kind.items())
+    groups.append(("all", report.calibration))
+    for kind, calibration in groups:
+        for row in calibration.bins:
+            closing = "]" if row.high >= 1.0 else ")"
+            table.add_row(
+                kind,
+                f"[{row.low:.2f}, {row.high:.2f}{closing}",
+                str(row.count),
+                f"{row.mean_confidence:.3f}",
+                f"{row.accuracy:.3f}",
+                f"{row.gap:+.3f}",
+            )
+        accuracy = calibration.accuracy
+        table.add_row(
+            kind,
+            f"all ({calibration.n_bins} bin{'s' if calibration.n_bins > 1 else ''}),"
+            f" ECE {_ece(calibration.ece)}",
+            str(calibration.count),
+            "-" if calibration.mean_confidence is None else f"{calibration.mean_confidence:.3f}",
+            "-" if accuracy is None else f"{accuracy:.3f}",
+            "-"
+            if accuracy is None or calibration.mean_confidence is None
+            else f"{accuracy - calibration.mean_confidence:+.3f}",
+            style="bold",
+            end_section=True,
         )
     return table
 

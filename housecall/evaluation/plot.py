@@ -1,4 +1,6 @@
-"""The evaluation's picture: lead time per fault, and one device's residuals with its detection."""
+"""The evaluation's pictures: lead time per fault and one device's residuals with its
+detection; and, in a second file, the reliability diagram of the orders' confidence.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
+from housecall.evaluation.calibration import ECE_TARGET, Calibration
 from housecall.evaluation.runner import EvaluationResult
 
 
@@ -51,6 +54,70 @@ def write_png(result: EvaluationResult, path: Path, title: str) -> None:
         for label in right.get_xticklabels():
             label.set_rotation(30)
             label.set_horizontalalignment("right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def calibration_path(path: Path) -> Path:
+    """Where the reliability diagram goes: ``<name>-calibration.png`` beside ``path``.
+
+    A file of its own, so the lead-time picture keeps its layout and each reads alone.
+
+    >>> calibration_path(Path("out/evaluation.png")).as_posix()
+    'out/evaluation-calibration.png'
+    """
+    return path.with_name(f"{path.stem}-calibration{path.suffix or '.png'}")
+
+
+def write_calibration_png(result: EvaluationResult, path: Path, title: str) -> None:
+    """Reliability diagram, overall and per kind: accuracy against mean confidence per bin.
+
+    Points on the diagonal are calibrated; below it the orders claim more than they
+    deliver. Marker area follows the bin's count, since a bin of two orders says little.
+    """
+    report = result.report
+    panels: list[tuple[str, Calibration]] = [("all orders", report.calibration)]
+    panels += list(report.calibration_by_kind.items())
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 5.0), squeeze=False)
+    for ax, (name, calibration) in zip(axes[0], panels, strict=True):
+        ax.plot([0.0, 1.0], [0.0, 1.0], color="gray", linestyle="--", linewidth=1)
+        for row in calibration.bins:
+            ax.bar(
+                row.low,
+                row.accuracy,
+                width=row.high - row.low,
+                align="edge",
+                color="tab:blue",
+                alpha=0.25,
+                edgecolor="tab:blue",
+            )
+        if calibration.bins:
+            ax.scatter(
+                [row.mean_confidence for row in calibration.bins],
+                [row.accuracy for row in calibration.bins],
+                s=[20.0 + 8.0 * row.count for row in calibration.bins],
+                color="tab:blue",
+                zorder=3,
+            )
+            for row in calibration.bins:
+                ax.annotate(
+                    str(row.count),
+                    (row.mean_confidence, row.accuracy),
+                    textcoords="offset points",
+                    xytext=(6, -12),
+                    fontsize=8,
+                )
+        ece = "-" if calibration.ece is None else f"{calibration.ece:.3f}"
+        ax.set_title(
+            f"{name}: {calibration.count} orders, ECE {ece} (target <= {ECE_TARGET:g})",
+            fontsize=10,
+        )
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.05)
+        ax.set_xlabel("confidence (bin mean)")
+        ax.set_ylabel("share of orders correct")
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

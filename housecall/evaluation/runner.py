@@ -368,7 +368,8 @@ def evaluate(
         actions = sink.actions
     truths = truths_with_operation(run.truth(), processor.activity)
     device_ids = [d.device_id for d in run.devices]
-    report = score(truths, orders, device_ids, config.days)
+    kinds = {d.device_id: d.kind.value for d in run.devices}
+    report = score(truths, orders, device_ids, config.days, kinds)
     models = {d.device_id: d.model for d in run.devices}
     return EvaluationResult(
         report=report,
@@ -385,7 +386,7 @@ def evaluate(
         trace=trace,
         misses=explain_misses(truths, orders, judged, models),
         models=models,
-        kinds=dict(Counter(d.kind.value for d in run.devices)),
+        kinds=dict(Counter(kinds.values())),
     )
 
 

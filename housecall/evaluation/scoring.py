@@ -16,6 +16,9 @@ Definitions (all times are device time):
 - An order is *correct* when its device has that fault and it opened at or after the
   onset; precision = correct orders / all orders. Orders on devices without any fault
   are false orders, reported per 1,000 healthy device-days.
+- Calibration: every order is a prediction with its ``confidence``, right when it is
+  correct as above; the reliability table and expected calibration error are taken
+  over all orders and per appliance kind (see :mod:`housecall.evaluation.calibration`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from edge.contract import Fault
+from housecall.evaluation.calibration import Calibration, Prediction, calibrate
 
 #: A sudden fault counts as detected in time within this many minutes of operating.
 SUDDEN_TARGET_MINUTES = 30.0
@@ -127,6 +132,19 @@ class Report:
     sudden_never_operated: int = 0
     #: Sudden faults that could show and were not detected within 30 minutes of operating.
     slow_sudden: list[SlowSudden] = field(default_factory=list)
+    #: Confidence against correctness over every order (see the module docstring).
+    calibration: Calibration = field(default_factory=lambda: calibrate([]))
+    #: The same per appliance kind ("ac", "washer"); empty when scoring was given no kinds.
+    calibration_by_kind: dict[str, Calibration] = field(default_factory=dict)
+
+    @property
+    def ece(self) -> float | None:
+        """Expected calibration error over every order (``None`` without orders)."""
+        return self.calibration.ece
+
+    @property
+    def ece_by_kind(self) -> dict[str, float | None]:
+        return {kind: c.ece for kind, c in self.calibration_by_kind.items()}
 
     @property
     def sudden_timeable(self) -> int:
@@ -149,8 +167,13 @@ def score(
     orders: list[OpenedOrder],
     device_ids: list[str],
     days: float,
+    kinds: Mapping[str, str] | None = None,
 ) -> Report:
-    """Compare orders with truth (see the module docstring for the definitions)."""
+    """Compare orders with truth (see the module docstring for the definitions).
+
+    ``kinds`` maps device ids to their appliance kind, for calibration per kind; an
+    order on a device it does not name counts in the overall calibration only.
+    """
     by_device: dict[str, list[Truth]] = defaultdict(list)
     for truth in truths:
         by_device[truth.device_id].append(truth)
@@ -222,12 +245,20 @@ def score(
                 target.missed += 1
     correct_orders = 0
     false_healthy = 0
+    predictions: list[Prediction] = []
+    by_kind: dict[str, list[Prediction]] = defaultdict(list)
     for order in orders:
         truths_here = by_device.get(order.device_id, [])
-        if any(t.fault is order.fault and order.opened_at >= t.onset_at for t in truths_here):
+        right = is_correct(order, truths_here)
+        if right:
             correct_orders += 1
         elif not truths_here:
             false_healthy += 1
+        prediction = Prediction(order.confidence, right)
+        predictions.append(prediction)
+        kind = (kinds or {}).get(order.device_id)
+        if kind is not None:
+            by_kind[kind].append(prediction)
     healthy = sum(1 for d in device_ids if d not in by_device)
     return Report(
         rows=dict(sorted(rows.items())),
@@ -242,4 +273,18 @@ def score(
         sudden_detected=sudden_detected,
         sudden_never_operated=never_operated,
         slow_sudden=slow,
+        calibration=calibrate(predictions),
+        calibration_by_kind={kind: calibrate(by_kind[kind]) for kind in sorted(by_kind)},
+    )
+
+
+def is_correct(order: OpenedOrder, truths: Sequence[Truth]) -> bool:
+    """Whether ``order`` names a fault its device has, opened at or after that fault's onset.
+
+    ``truths``: the device's faults (none for a healthy unit: every order there is wrong).
+    Precision counts these orders; calibration scores each confidence against it.
+    """
+    return any(
+        t.device_id == order.device_id and t.fault is order.fault and order.opened_at >= t.onset_at
+        for t in truths
     )

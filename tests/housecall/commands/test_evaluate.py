@@ -44,10 +44,15 @@ def test_evaluate_runs_end_to_end_on_a_tiny_fleet_and_writes_the_plot(tmp_path: 
         "precision",
         "false orders per 1,000 healthy device-days",
         "overall",
+        "confidence calibration error (ECE), all orders",
+        "confidence calibration (every order",
     ):
         assert heading in result.stdout
     assert "messages" in result.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    reliability = tmp_path / "evaluation-calibration.png"
+    assert reliability.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(reliability) in result.stdout
 
 
 @pytest.mark.slow
@@ -212,3 +217,35 @@ def test_the_slow_sudden_table_says_how_late_or_never() -> None:
     washer_line = next(line for line in text.splitlines() if "wm-000008" in line)
     assert "4.0" in washer_line
     assert "never" in washer_line
+
+
+def test_the_calibration_table_lists_bins_per_kind_and_the_summary_shows_the_ece_target() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from edge.contract import Fault
+    from housecall.commands.evaluate import _calibration_table, _summary_table
+    from housecall.evaluation.scoring import OpenedOrder, Truth, score
+
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    truths = [Truth("ac-1", Fault.REFRIGERANT_LEAK, start, None, sudden=False)]
+    orders = [
+        OpenedOrder("ac-1", Fault.REFRIGERANT_LEAK, start + timedelta(days=1), 1.0),
+        OpenedOrder("wm-2", Fault.SENSOR_FAULT, start + timedelta(days=2), 0.7),
+    ]
+    report = score(truths, orders, ["ac-1", "wm-2"], 10, {"ac-1": "ac", "wm-2": "washer"})
+    text = rendered(_calibration_table(report))
+    ac_bin = next(line for line in text.splitlines() if "ac " in line and "[0.00, 1.00]" in line)
+    assert ac_bin.split("│")[3].strip() == "1"  # orders
+    assert ac_bin.split("│")[5].strip() == "1.000"  # accuracy
+    washer_all = next(line for line in text.splitlines() if "washer" in line and "ECE" in line)
+    assert "ECE 0.700" in washer_all
+    overall = next(
+        line for line in text.splitlines() if line.startswith("│ all ") and "ECE" in line
+    )
+    # one bin of two orders: mean confidence 0.85, one right -> ECE 0.35
+    assert "ECE 0.350" in overall
+    summary = rendered(_summary_table(report))
+    ece_line = next(line for line in summary.splitlines() if "ECE), all orders" in line)
+    assert "0.350" in ece_line
+    assert "<= 0.05" in ece_line
+    assert "ECE), washer" in summary
