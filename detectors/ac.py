@@ -142,6 +142,17 @@ THERMISTOR_SLOTS = tuple(
     for i, name in enumerate(THERMISTORS)
 )
 LAYOUT = Layout.of(AcState, N_SIGNALS, len(FAULT_ORDER[Kind.AC]), buffer=BUFFER)
+#: What a sample without the compressor running resets: no run, no window, no fan or
+#: impossible-reading hold under way ((slot, value) pairs, one loop on the hot path).
+_NOT_RUNNING = tuple(
+    (AcState.index(name), value)
+    for name, value in (
+        ("run_start", NAN),
+        ("window_n", 0.0),
+        ("fan_low_since", NAN),
+        ("impossible_since", NAN),
+    )
+)
 #: Where the outdoor fan's last expected value is (the fan rule's evidence baseline).
 _EXPECTED_FAN = LAYOUT.at.last_expected + OFR
 
@@ -253,15 +264,15 @@ class AcFeatures:
         hz = r.compressor_hz or 0.0
         if hz <= 0.0:
             state.compressor_stopped_ts = ts
-            if math.isnan(state.stop_start):
-                state.stop_start = ts
+            stop_start = state.stop_start
+            if math.isnan(stop_start):
+                stop_start = state.stop_start = ts
         else:
-            state.stop_start = NAN
+            stop_start = state.stop_start = NAN
         if mode not in _MODE_CODE or hz <= 0.0:
-            state.run_start = NAN
-            state.window_n = 0.0
-            state.fan_low_since = NAN
-            state.impossible_since = NAN
+            v = state.v
+            for at, value in _NOT_RUNNING:
+                v[at] = value
             if mode is None or mode is AcMode.OFF:
                 # Off, readings are followed but repeats not counted: a room holds its
                 # temperature for hours. A stop or a start shows whether the compressor
@@ -277,7 +288,9 @@ class AcFeatures:
                 counted = FIRST_PIPE
             else:
                 counted = len(THERMISTORS)
-            frozen = self._stuck(state, r, ts, running=hz > 0.0, counted=counted)
+            frozen = self._stuck(
+                state, r, ts, running=hz > 0.0, counted=counted, stop_start=stop_start
+            )
             return self._hard(state, Fault.SENSOR_FAULT, ts, frozen) if frozen else []
         code = _MODE_CODE[mode]
         run_start = state.run_start
@@ -435,6 +448,7 @@ class AcFeatures:
         *,
         running: bool,
         counted: int = len(THERMISTORS),
+        stop_start: float = NAN,
     ) -> tuple[Evidence, ...]:
         """Thermistors whose reading has repeated for longer than their changes allow.
 
@@ -442,7 +456,7 @@ class AcFeatures:
         repeats of the first ``counted`` (``THERMISTORS`` lists the air probes first),
         and learns, while the compressor runs, how often each reading changes;
         ``_held_too_long`` judges a counted hold, ``_unmoved_by_stop`` a pipe's while
-        the compressor is stopped.
+        the compressor is stopped (since ``stop_start``).
         """
         v = state.v
         frozen: list[Evidence] = []
@@ -458,7 +472,7 @@ class AcFeatures:
                     v[at_repeats] += 1
                     stuck = self._held_too_long(state, i, ts, running=running)
                 else:
-                    stuck = not running and self._unmoved_by_stop(state, i, r, ts)
+                    stuck = not running and self._unmoved_by_stop(state, i, r, ts, stop_start)
                 if stuck:
                     frozen.append(
                         Evidence(
@@ -492,20 +506,23 @@ class AcFeatures:
         _, _, at_repeats, at_since, at_moves = THERMISTOR_SLOTS[i]
         v = state.v
         since = v[at_since]
-        run_start = state.run_start
-        if (
-            running
-            and i >= FIRST_PIPE
-            and since <= state.compressor_stopped_ts < run_start
-            and ts - run_start >= RUN_MOVE_S
-        ):
-            return True
-        judged_running = running and not since < run_start
+        judged_running = False
+        if running:
+            run_start = state.run_start
+            if (
+                i >= FIRST_PIPE
+                and since <= state.compressor_stopped_ts < run_start
+                and ts - run_start >= RUN_MOVE_S
+            ):
+                return True
+            judged_running = not since < run_start
         need = stuck_samples(v[at_moves]) if judged_running else STUCK_MAX_SAMPLES
         return v[at_repeats] >= need and ts - since >= STUCK_HOLD_S
 
     @staticmethod
-    def _unmoved_by_stop(state: AcState, i: int, r: AcReadings, ts: float) -> bool:
+    def _unmoved_by_stop(
+        state: AcState, i: int, r: AcReadings, ts: float, stop_start: float
+    ) -> bool:
         """Whether pipe ``i``, held since before the compressor stopped, has not moved.
 
         A healthy pipe heads for the air around it (the room's for the indoor coil, the
@@ -516,7 +533,6 @@ class AcFeatures:
         if i < FIRST_PIPE:
             return False
         slot = THERMISTOR_SLOTS[i]
-        stop_start = state.stop_start
         if not (state.v[slot.since] < stop_start and ts - stop_start >= RUN_MOVE_S):
             return False
         air = r.room_temp_c if slot.name == "indoor_coil_temp_c" else r.outdoor_temp_c
